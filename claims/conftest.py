@@ -1,0 +1,55 @@
+"""Experiment fixtures: each experiment runs once per session and is shared by every claim using it."""
+
+from __future__ import annotations
+
+from typing import Callable, Hashable
+
+import pytest
+
+from core import MLPConfig, load_mnist, train_mlp
+
+
+class ExperimentCache:
+    """Results keyed by the complete description of the experiment that made them."""
+
+    def __init__(self):
+        self._results: dict[Hashable, object] = {}
+
+    def get(self, key: Hashable, run: Callable[[], object]):
+        if key not in self._results:
+            self._results[key] = run()
+        return self._results[key]
+
+
+@pytest.fixture(scope="session")
+def experiments() -> ExperimentCache:
+    return ExperimentCache()
+
+
+@pytest.fixture(scope="session")
+def mnist(pytestconfig, device):
+    """Verified MNIST on the run's device."""
+    return load_mnist(pytestconfig.getoption("mnist_root"), device)
+
+
+@pytest.fixture
+def seed_offset() -> int:
+    """Which of the run's seeds an experiment uses; claims over several seeds parametrize it."""
+    return 0
+
+
+def _mlp_history(experiments, mnist, device, config: MLPConfig):
+    return experiments.get(("mlp", config, str(device)), lambda: train_mlp(config, mnist, device))
+
+
+@pytest.fixture
+def mlp_history(experiments, mnist, device, seed, seed_offset):
+    """Problem 1 at paper scale: [128, 128, 128], PyTorch init, SGD lr 0.01, batch 128, 40 epochs."""
+    return _mlp_history(experiments, mnist, device, MLPConfig(seed=seed + seed_offset))
+
+
+@pytest.fixture
+def depth_init_history(experiments, mnist, device, seed, depth, init):
+    """A `depth`-hidden-layer, width-128 MLP trained for 3 epochs from `init`."""
+    config = MLPConfig(hidden_sizes=(128,) * depth, init=init, epochs=3, seed=seed)
+    return _mlp_history(experiments, mnist, device, config)

@@ -1,0 +1,163 @@
+"""Problem 1: a bias-free MNIST MLP trained with SGD, recording per-layer gradient norms."""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ._mnist import MNIST
+
+INITS = ("pytorch", "he")
+IN_FEATURES, CLASSES = 28 * 28, 10
+
+
+@dataclass(frozen=True)
+class MLPConfig:
+    """Everything that defines one Problem 1 training run."""
+
+    hidden_sizes: tuple[int, ...] = (128, 128, 128)
+    init: str = "pytorch"
+    lr: float = 0.01
+    batch_size: int = 128
+    epochs: int = 40
+    seed: int = 0
+    #: batches averaged for the gradient norms at initialization (before any update)
+    init_batches: int = 10
+
+    def __post_init__(self):
+        object.__setattr__(self, "hidden_sizes", tuple(self.hidden_sizes))
+        if not self.hidden_sizes:
+            raise ValueError("hidden_sizes is empty: the MLP needs at least one hidden layer")
+        if any(not isinstance(h, int) or h <= 0 for h in self.hidden_sizes):
+            raise ValueError(f"hidden_sizes must be positive integers, got {self.hidden_sizes}")
+        if self.init not in INITS:
+            raise ValueError(f"unknown init {self.init!r}; choose one of {INITS}")
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be a positive finite number, got {self.lr!r}")
+        for name in ("batch_size", "epochs", "init_batches"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+
+
+def build_mlp(hidden_sizes, init: str = "pytorch", seed: int = 0) -> nn.Sequential:
+    """784 -> hidden_sizes -> 10, no biases, ReLU between layers, log-softmax output."""
+    config = MLPConfig(hidden_sizes=hidden_sizes, init=init, seed=seed)
+    sizes = (IN_FEATURES, *config.hidden_sizes, CLASSES)
+    generator = torch.Generator().manual_seed(seed)
+    layers = OrderedDict()
+    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
+        # Build on "meta" so construction draws nothing from the global RNG.
+        linear = nn.Linear(fan_in, fan_out, bias=False, device="meta").to_empty(device="cpu")
+        if init == "he":
+            nn.init.kaiming_normal_(linear.weight, nonlinearity="relu", generator=generator)
+        else:  # the same draw nn.Linear.reset_parameters makes
+            nn.init.kaiming_uniform_(linear.weight, a=math.sqrt(5), generator=generator)
+        layers[f"fc{i}"] = linear
+        layers[f"relu{i}" if i < len(sizes) - 1 else "log_softmax"] = (
+            nn.ReLU() if i < len(sizes) - 1 else nn.LogSoftmax(dim=1)
+        )
+    return nn.Sequential(layers)
+
+
+def parameter_count(model: nn.Module) -> int:
+    """Number of trainable scalars."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def layer_gradient_norms(model: nn.Module) -> torch.Tensor:
+    """Frobenius norm of each weight's gradient, as one device tensor (no host sync)."""
+    return torch.stack([torch.linalg.vector_norm(p.grad) for p in model.parameters()])
+
+
+@dataclass
+class MLPHistory:
+    """Per-epoch curves of one run; row e of each (epochs, ...) tensor is epoch e+1."""
+
+    config: MLPConfig
+    layer_names: list[str]
+    layer_shapes: list[tuple[int, int]]
+    init_grad_norms: torch.Tensor  # (layers,) mean over `init_batches` batches at initialization
+    grad_norms: torch.Tensor  # (epochs, layers) epoch-mean Frobenius norm of each weight gradient
+    train_nll: torch.Tensor  # (epochs,) epoch-mean of the batch losses
+    test_nll: torch.Tensor  # (epochs,)
+    test_accuracy: torch.Tensor  # (epochs,)
+
+    @property
+    def grad_rms(self) -> torch.Tensor:
+        """Gradient norms divided by sqrt(entries): per-entry RMS, free of the layer-size effect."""
+        sizes = torch.tensor([a * b for a, b in self.layer_shapes], dtype=self.grad_norms.dtype)
+        return self.grad_norms / sizes.sqrt()
+
+    def config_dict(self) -> dict:
+        return asdict(self.config)
+
+
+def _evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    with torch.no_grad():
+        log_probs = model(images)
+        nll = F.nll_loss(log_probs, labels)
+        accuracy = (log_probs.argmax(dim=1) == labels).to(torch.float64).mean()
+    return nll, accuracy
+
+
+def _batch_order(n: int, batch_size: int, generator: torch.Generator, device) -> list[torch.Tensor]:
+    return torch.randperm(n, generator=generator).to(device).split(batch_size)
+
+
+def initial_gradient_norms(model: nn.Module, data: MNIST, config: MLPConfig) -> torch.Tensor:
+    """Per-layer gradient norms at the current weights, averaged over `config.init_batches` batches."""
+    # A stream of its own, so measuring leaves the training order unchanged.
+    rng = torch.Generator().manual_seed(config.seed + 2)
+    device = data.train_images.device
+    batches = _batch_order(len(data.train_images), config.batch_size, rng, device)[: config.init_batches]
+    total = 0
+    for idx in batches:
+        model.zero_grad(set_to_none=True)
+        F.nll_loss(model(data.train_images[idx]), data.train_labels[idx]).backward()
+        total = total + layer_gradient_norms(model)
+    model.zero_grad(set_to_none=True)
+    return (total / len(batches)).double().cpu()
+
+
+def train_mlp(config: MLPConfig, data: MNIST, device: str | torch.device = "cpu") -> MLPHistory:
+    """Train with plain SGD and record norms and losses every epoch."""
+    model = build_mlp(config.hidden_sizes, config.init, config.seed).to(device)
+    linears = [m for m in model if isinstance(m, nn.Linear)]
+    x, y = data.train_images, data.train_labels
+    order_rng = torch.Generator().manual_seed(config.seed + 1)
+
+    init_norms = initial_gradient_norms(model, data, config)
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr)
+    epochs = config.epochs
+    grad_norms = torch.zeros(epochs, len(linears), device=device)
+    train_nll, test_nll, test_acc = (torch.zeros(epochs, device=device, dtype=torch.float64) for _ in range(3))
+    for epoch in range(epochs):
+        batches = _batch_order(len(x), config.batch_size, order_rng, device)
+        norm_sum = torch.zeros(len(linears), device=device)
+        loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+        for idx in batches:
+            loss = F.nll_loss(model(x[idx]), y[idx])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            norm_sum += layer_gradient_norms(model)
+            loss_sum += loss.detach()
+            optimizer.step()
+        grad_norms[epoch] = norm_sum / len(batches)
+        train_nll[epoch] = loss_sum / len(batches)
+        test_nll[epoch], test_acc[epoch] = _evaluate(model, data.test_images, data.test_labels)
+
+    return MLPHistory(
+        config=config,
+        layer_names=[name for name, m in model.named_children() if isinstance(m, nn.Linear)],
+        layer_shapes=[tuple(m.weight.shape) for m in linears],
+        init_grad_norms=init_norms,
+        grad_norms=grad_norms.double().cpu(),
+        train_nll=train_nll.cpu(),
+        test_nll=test_nll.cpu(),
+        test_accuracy=test_acc.cpu(),
+    )

