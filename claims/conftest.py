@@ -6,7 +6,7 @@ from typing import Callable, Hashable
 
 import pytest
 
-from core import MLPConfig, load_mnist, train_mlp
+from core import MLPConfig, build_mlp, initial_gradient_norms, load_mnist, train_mlp
 
 
 class ExperimentCache:
@@ -53,3 +53,22 @@ def depth_init_history(experiments, mnist, device, seed, depth, init):
     """A `depth`-hidden-layer, width-128 MLP trained for 3 epochs from `init`."""
     config = MLPConfig(hidden_sizes=(128,) * depth, init=init, epochs=3, seed=seed)
     return _mlp_history(experiments, mnist, device, config)
+
+
+#: hidden-layer counts at which the gradient norms at initialization are probed
+PROBE_DEPTHS = (1, 2, 4, 6, 8, 10)
+
+
+@pytest.fixture
+def init_norms_by_depth(experiments, mnist, device, seed, init) -> dict[int, "torch.Tensor"]:
+    """Per-layer gradient norms at initialization of width-128 MLPs of each depth in PROBE_DEPTHS."""
+
+    def probe():
+        norms = {}
+        for depth in PROBE_DEPTHS:
+            config = MLPConfig(hidden_sizes=(128,) * depth, init=init, seed=seed)
+            model = build_mlp(config.hidden_sizes, init, config.seed).to(device)
+            norms[depth] = initial_gradient_norms(model, mnist, config)
+        return norms
+
+    return experiments.get(("init-norms", init, seed, str(device)), probe)
