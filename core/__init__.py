@@ -1,5 +1,6 @@
 """Models, data and solvers behind the claims; the public API is re-exported here."""
 
+from ._convex import NuclearNormSolution, min_nuclear_norm_interpolant
 from ._mlp import (
     INITS,
     MLPConfig,
@@ -20,6 +21,19 @@ from ._mnist import (
     locate_mnist,
     verify_raw_files,
 )
+from ._sensing import (
+    AlphaSweepResult,
+    PackedSensingOperator,
+    SensingDivergenceError,
+    SensingProblem,
+    SensingTrace,
+    alpha_sweep,
+    escape_step,
+    gradient_descent,
+    make_sensing_problem,
+    sensing_problem_from_tensors,
+    step_size,
+)
 
 __all__ = [
     "INITS",
@@ -38,4 +52,17 @@ __all__ = [
     "load_mnist",
     "locate_mnist",
     "verify_raw_files",
+    "NuclearNormSolution",
+    "min_nuclear_norm_interpolant",
+    "AlphaSweepResult",
+    "PackedSensingOperator",
+    "SensingDivergenceError",
+    "SensingProblem",
+    "SensingTrace",
+    "alpha_sweep",
+    "escape_step",
+    "gradient_descent",
+    "make_sensing_problem",
+    "sensing_problem_from_tensors",
+    "step_size",
 ]

@@ -1,0 +1,327 @@
+"""Matrix sensing with a packed Gaussian operator and batched gradient descent on U U^T."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields, replace
+from typing import Sequence
+
+import torch
+
+# Offset between the problem seed and the init seed so equal seeds never replay the U* stream into W.
+_INIT_SEED_OFFSET = 10_007
+
+
+class SensingDivergenceError(RuntimeError):
+    """A gradient-descent run whose loss became non-finite or exploded past its limit."""
+
+    def __init__(self, run: str, step: int, loss: float, limit: float):
+        self.run, self.step, self.loss, self.limit = run, step, loss, limit
+        super().__init__(
+            f"gradient descent diverged in run {run!r} at step {step}: loss={loss:.3e} "
+            f"(non-finite or above the limit {limit:.3e}); use a smaller eta/lr or init scale"
+        )
+
+
+class PackedSensingOperator:
+    """The map X -> (<A_i, X>)_i on symmetric d x d X, stored as an (m, P) upper-triangle matrix."""
+
+    def __init__(self, packed: torch.Tensor, d: int):
+        if packed.ndim != 2 or packed.shape[1] != d * (d + 1) // 2:
+            raise ValueError(f"packed operator must be (m, {d * (d + 1) // 2}) for d={d}, got {tuple(packed.shape)}")
+        self.packed = packed.contiguous()
+        self.d = d
+        self._rows, self._cols = torch.triu_indices(d, d, device=packed.device)
+        # Rows carry 2*S_jk off the diagonal, so adjoint sums must be halved there to give S_jk.
+        self._dual_weight = torch.where(self._rows == self._cols, 1.0, 0.5).to(packed.dtype)
+
+    @classmethod
+    def from_dense(cls, A: torch.Tensor) -> PackedSensingOperator:
+        """Pack dense (m, d, d) sensing matrices so that row_i . pack(X) = <A_i, X> for symmetric X."""
+        if A.ndim != 3 or A.shape[1] != A.shape[2]:
+            raise ValueError(f"A must have shape (m, d, d), got {tuple(A.shape)}")
+        rows, cols = torch.triu_indices(A.shape[1], A.shape[1], device=A.device)
+        # An off-diagonal X_jk = X_kj meets A_jk + A_kj; on the diagonal that sum double counts A_jj.
+        packed = A[:, rows, cols] + A[:, cols, rows]
+        packed[:, rows == cols] *= 0.5
+        return cls(packed, A.shape[1])
+
+    @property
+    def m(self) -> int:
+        return self.packed.shape[0]
+
+    def to(self, device=None, dtype=None) -> PackedSensingOperator:
+        """Copy of this operator on another device and/or dtype."""
+        return PackedSensingOperator(self.packed.to(device=device, dtype=dtype), self.d)
+
+    def pack(self, X: torch.Tensor) -> torch.Tensor:
+        """Upper triangle (diagonal included) of (..., d, d) symmetric X as (..., P)."""
+        return X[..., self._rows, self._cols]
+
+    def unpack(self, v: torch.Tensor) -> torch.Tensor:
+        """Symmetric (..., d, d) matrix whose upper triangle is v; the inverse of pack."""
+        out = v.new_zeros(*v.shape[:-1], self.d, self.d)
+        out[..., self._rows, self._cols] = v
+        out[..., self._cols, self._rows] = v
+        return out
+
+    def forward(self, Xp: torch.Tensor) -> torch.Tensor:
+        """Measurements <A_i, X> for packed (B, P) iterates, as (B, m)."""
+        return Xp @ self.packed.T
+
+    def adjoint(self, r: torch.Tensor) -> torch.Tensor:
+        """Symmetric sum_i r_i S_i with S_i = (A_i + A_i^T) / 2, for (B, m) weights, as (B, d, d)."""
+        # (B, m) @ (m, P) streams the row-major operator once; A.T @ R was ~18x slower.
+        return self.unpack((r @ self.packed) * self._dual_weight)
+
+    def residual_and_adjoint(self, Xp: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Residual A(X) - y and its adjoint image A*(A(X) - y); the only operator call GD makes per step."""
+        residual = self.forward(Xp) - y
+        return residual, self.adjoint(residual)
+
+    def to_dense(self) -> torch.Tensor:
+        """Symmetrized dense matrices S_i as (m, d, d); equivalent to the original A_i on symmetric X."""
+        return self.unpack(self.packed * self._dual_weight)
+
+
+@dataclass(frozen=True)
+class SensingProblem:
+    """Measurements y_i = <A_i, X*> of a rank-`rank` PSD matrix X*."""
+
+    operator: PackedSensingOperator
+    y: torch.Tensor
+    x_star: torch.Tensor
+    rank: int
+
+    @property
+    def d(self) -> int:
+        return self.operator.d
+
+    @property
+    def m(self) -> int:
+        return self.operator.m
+
+
+def _check_dimensions(d: int, r: int, m: int | None) -> None:
+    if d < 1:
+        raise ValueError(f"d must be >= 1, got {d}")
+    if not 1 <= r <= d:
+        raise ValueError(f"rank r must satisfy 1 <= r <= d={d}, got r={r}")
+    if m is not None and m <= 0:
+        raise ValueError(f"number of measurements m must be positive, got m={m}")
+
+
+def make_sensing_problem(d: int = 100, r: int = 5, m: int | None = None, seed: int = 0,
+                         device: str | torch.device = "cpu", dtype: torch.dtype = torch.float64) -> SensingProblem:
+    """Gaussian sensing of X* = U* U*^T / ||U* U*^T||_2 with m (default 10 d r) i.i.d. N(0,1) matrices A_i."""
+    _check_dimensions(d, r, m)
+    m = 10 * d * r if m is None else m
+    generator = torch.Generator().manual_seed(seed)
+    u_star = torch.randn(d, r, generator=generator, dtype=torch.float64)
+    x_star = u_star @ u_star.T
+    x_star = (x_star + x_star.T) / (2 * torch.linalg.matrix_norm(x_star, ord=2))
+    A = torch.randn(m, d, d, generator=generator, dtype=torch.float64)
+    operator = PackedSensingOperator.from_dense(A)
+    del A  # the dense tensor is 2x the packed one; free it before computing y
+    y = operator.forward(operator.pack(x_star)[None])[0]
+    return SensingProblem(operator.to(device, dtype), y.to(device, dtype), x_star.to(device, dtype), r)
+
+
+def sensing_problem_from_tensors(A: torch.Tensor, y: torch.Tensor, x_star: torch.Tensor,
+                                 rank: int | None = None) -> SensingProblem:
+    """Problem from user tensors: dense A (m, d, d), y (m,), symmetric x_star (d, d) on one device and dtype."""
+    for name, tensor in (("A", A), ("y", y), ("x_star", x_star)):
+        if not torch.is_tensor(tensor) or not tensor.is_floating_point():
+            raise ValueError(f"{name} must be a floating-point tensor")
+        if not torch.isfinite(tensor).all():
+            raise ValueError(f"{name} contains non-finite values")
+    if A.ndim != 3 or A.shape[1] != A.shape[2]:
+        raise ValueError(f"A must have shape (m, d, d), got {tuple(A.shape)}")
+    m, d = A.shape[0], A.shape[1]
+    _check_dimensions(d, 1, m)
+    if y.shape != (m,):
+        raise ValueError(f"y must have shape ({m},) to match A, got {tuple(y.shape)}")
+    if x_star.shape != (d, d):
+        raise ValueError(f"x_star must have shape ({d}, {d}) to match A, got {tuple(x_star.shape)}")
+    if len({A.dtype, y.dtype, x_star.dtype}) > 1 or len({A.device, y.device, x_star.device}) > 1:
+        raise ValueError("A, y and x_star must share one dtype and one device")
+    if not torch.allclose(x_star, x_star.T, rtol=1e-6, atol=1e-9):
+        raise ValueError("x_star must be symmetric")
+    rank = int(torch.linalg.matrix_rank(x_star)) if rank is None else rank
+    _check_dimensions(d, rank, m)
+    return SensingProblem(PackedSensingOperator.from_dense(A), y, x_star, rank)
+
+
+def step_size(x_star: torch.Tensor, U0: torch.Tensor, eta: float = 0.1) -> torch.Tensor:
+    """Learning rate eta / max(||X*||_2, ||U0||_2^2), per run for batched (B, d, R) U0."""
+    if not eta > 0:
+        raise ValueError(f"eta must be positive, got {eta}")
+    init_scale = torch.linalg.matrix_norm(U0, ord=2).square()
+    return eta / torch.clamp(init_scale, min=torch.linalg.matrix_norm(x_star, ord=2))
+
+
+@dataclass(frozen=True)
+class SensingTrace:
+    """GD histories; index t is the iterate after t steps, so each history has steps + 1 entries.
+
+    Shapes mirror U0: with (d, R) input, distance is (steps+1,), singular_values (steps+1, top_k), lr a scalar
+    and final_u (d, R); with batched (B, d, R) input every field gains a leading B axis.
+    """
+
+    distance: torch.Tensor  # ||U_t U_t^T - X*||_F
+    rel_distance: torch.Tensor  # distance / ||X*||_F
+    loss: torch.Tensor  # (1/m) sum_i (<A_i, U_t U_t^T> - y_i)^2
+    singular_values: torch.Tensor  # top_k singular values of U_t, zero-padded when R < top_k
+    lr: torch.Tensor
+    final_u: torch.Tensor
+
+    @property
+    def steps(self) -> int:
+        return self.loss.shape[-1] - 1
+
+    def run(self, index: int) -> SensingTrace:
+        """Unbatched trace of one run of a batched trace."""
+        if self.loss.ndim != 2:
+            raise ValueError("run() needs a batched trace")
+        return SensingTrace(*(getattr(self, f.name)[index] for f in fields(self)))
+
+
+def escape_step(rel_distance: torch.Tensor, threshold: float = 0.5) -> int | None:
+    """First step t with rel_distance[t] < threshold (escape from the small-init plateau) of one run, or None."""
+    if rel_distance.ndim != 1:
+        raise ValueError(f"escape_step takes one run's (steps + 1,) history, got {tuple(rel_distance.shape)}")
+    below = torch.nonzero(rel_distance < threshold)
+    return int(below[0]) if len(below) else None
+
+
+def _validated_init(problem: SensingProblem, U0: torch.Tensor) -> torch.Tensor:
+    if not torch.is_tensor(U0) or U0.ndim not in (2, 3) or U0.shape[-2] != problem.d or U0.numel() == 0:
+        shape = tuple(U0.shape) if torch.is_tensor(U0) else type(U0).__name__
+        raise ValueError(f"U0 must be a non-empty (d, R) or (B, d, R) tensor with d={problem.d}, got {shape}")
+    if not torch.isfinite(U0).all():
+        raise ValueError("U0 contains non-finite values")
+    U = U0.detach().to(device=problem.x_star.device, dtype=problem.x_star.dtype)
+    return U if U.ndim == 3 else U[None]
+
+
+def _resolve_lr(problem: SensingProblem, U: torch.Tensor, lr, eta: float) -> torch.Tensor:
+    if lr is None:
+        return step_size(problem.x_star, U, eta)
+    lr = torch.as_tensor(lr, dtype=U.dtype, device=U.device).flatten()
+    if lr.numel() == 1:
+        lr = lr.expand(U.shape[0])
+    if lr.shape != (U.shape[0],) or not (torch.isfinite(lr).all() and (lr > 0).all()):
+        raise ValueError(f"lr must be a positive finite scalar or one value per run ({U.shape[0]}), got {lr}")
+    return lr.clone()
+
+
+def _raise_if_diverged(loss_chunk: torch.Tensor, first_step: int, limit: torch.Tensor, labels) -> None:
+    bad = ~torch.isfinite(loss_chunk) | (loss_chunk > limit[:, None])
+    if not bad.any():  # the only host sync, paid once per chunk
+        return
+    step_index = torch.arange(loss_chunk.shape[1], device=bad.device).expand_as(bad)
+    first_bad = torch.where(bad, step_index, loss_chunk.shape[1]).min(dim=1).values
+    run, step = int(first_bad.argmin()), int(first_bad.min())
+    raise SensingDivergenceError(labels[run], first_step + step, float(loss_chunk[run, step]), float(limit[run]))
+
+
+def gradient_descent(problem: SensingProblem, U0: torch.Tensor, steps: int, lr=None, eta: float = 0.1,
+                     top_k: int = 10, run_labels: Sequence[str] | None = None, check_every: int = 25,
+                     divergence_factor: float = 1e8) -> SensingTrace:
+    """Plain GD on f(U) = (1/m) sum_i (<A_i, U U^T> - y_i)^2 for U0 of shape (d, R) or a batch (B, d, R).
+
+    lr defaults to step_size(x_star, U0, eta) = eta / max(||X*||_2, ||U0||_2^2) per run. Measured at d=100,
+    seed 0: eta = 0.1 stays finite even for alpha = 1, while alpha = 0.3 diverges within 3 steps at eta >= 0.5
+    or with a fixed lr = 0.1. A run diverges when its loss turns non-finite or exceeds
+    divergence_factor * max(initial loss, mean y^2); SensingDivergenceError then names the run
+    (run_labels[i], default "run i"), the step and the loss. The check runs every check_every steps.
+    """
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"steps must be a non-negative int, got {steps!r}")
+    if top_k < 1 or check_every < 1:
+        raise ValueError(f"top_k and check_every must be >= 1, got {top_k} and {check_every}")
+    U = _validated_init(problem, U0)
+    runs, _, width = U.shape
+    lr_per_run = _resolve_lr(problem, U, lr, eta)
+    labels = list(run_labels) if run_labels is not None else [f"run {i}" for i in range(runs)]
+    if len(labels) != runs:
+        raise ValueError(f"run_labels has {len(labels)} entries for {runs} runs")
+
+    operator, y, x_star = problem.operator, problem.y, problem.x_star
+    distance, loss = U.new_empty(2, runs, steps + 1)
+    singular_values = U.new_zeros(runs, steps + 1, top_k)
+    kept = min(top_k, width)
+    update_scale = (4.0 / problem.m) * lr_per_run.view(runs, 1, 1)
+    checked_until = 0
+    with torch.no_grad():
+        for t in range(steps + 1):
+            X = U @ U.mT
+            Xp = operator.pack(X)
+            if t < steps:
+                residual, adjoint = operator.residual_and_adjoint(Xp, y)
+            else:
+                residual = operator.forward(Xp) - y
+            loss[:, t] = residual.square().mean(dim=1)
+            distance[:, t] = torch.linalg.matrix_norm(X - x_star)
+            # A diverged iterate makes LAPACK raise; zero it here and let the loss check report it.
+            finite_u = torch.where(torch.isfinite(U), U, 0.0)
+            singular_values[:, t, :kept] = torch.linalg.svdvals(finite_u)[:, :kept]
+            if t == 0:
+                limit = divergence_factor * torch.clamp(loss[:, 0], min=y.square().mean())
+            if t + 1 - checked_until >= check_every or t == steps:
+                _raise_if_diverged(loss[:, checked_until:t + 1], checked_until, limit, labels)
+                checked_until = t + 1
+            if t < steps:
+                # grad f(U) = (4/m) A*(A(U U^T) - y) U
+                U = U - update_scale * (adjoint @ U)
+
+    trace = SensingTrace(distance, distance / torch.linalg.matrix_norm(x_star), loss, singular_values,
+                         lr_per_run, U)
+    return trace if U0.ndim == 3 else trace.run(0)
+
+
+@dataclass(frozen=True)
+class AlphaSweepResult:
+    """One batched GD call: runs 0..len(alphas)-1 use U0 = alpha W, the last run is the exact R = r run."""
+
+    alphas: tuple[float, ...]
+    exact_init_scale: float
+    init_direction: torch.Tensor  # W, (d, d)
+    rank: int
+    trace: SensingTrace  # batched over len(alphas) + 1 runs
+
+    def alpha_trace(self, alpha: float) -> SensingTrace:
+        """Trace of the over-parameterized run with this alpha."""
+        for index, swept in enumerate(self.alphas):
+            if math.isclose(swept, alpha, rel_tol=1e-12):
+                return self.trace.run(index)
+        raise KeyError(f"alpha={alpha} not in sweep {self.alphas}")
+
+    @property
+    def exact_trace(self) -> SensingTrace:
+        """Trace of the exact run, final_u cropped to its r live columns (the padding stays exactly zero)."""
+        exact = self.trace.run(len(self.alphas))
+        return replace(exact, final_u=exact.final_u[:, :self.rank])
+
+
+def alpha_sweep(problem: SensingProblem, alphas: Sequence[float], steps: int, seed: int = 0, eta: float = 0.1,
+                exact_init_scale: float = 1e-3, top_k: int = 10) -> AlphaSweepResult:
+    """Run every alpha (U0 = alpha W, W in R^{d x d} i.i.d. N(0,1)) plus the exact run in one batch.
+
+    The exact run uses U0 = exact_init_scale * W[:, :r], zero-padded to width d so it shares the batch;
+    GD keeps the zero columns exactly zero because the gradient is S U. W comes from seed + 10007 so it never
+    replays the problem generator's stream when both seeds are equal.
+    """
+    alphas = tuple(float(a) for a in alphas)
+    if not alphas or not all(math.isfinite(a) and a > 0 for a in alphas):
+        raise ValueError(f"alphas must be a non-empty sequence of positive finite numbers, got {alphas}")
+    if not (math.isfinite(exact_init_scale) and exact_init_scale > 0):
+        raise ValueError(f"exact_init_scale must be positive and finite, got {exact_init_scale}")
+    d, r = problem.d, problem.rank
+    generator = torch.Generator().manual_seed(seed + _INIT_SEED_OFFSET)
+    W = torch.randn(d, d, generator=generator, dtype=torch.float64).to(problem.x_star.device, problem.x_star.dtype)
+    exact_init = torch.nn.functional.pad(exact_init_scale * W[:, :r], (0, d - r))
+    inits = torch.stack([alpha * W for alpha in alphas] + [exact_init])
+    labels = [f"alpha={a:g}" for a in alphas] + [f"exact R=r={r}"]
+    trace = gradient_descent(problem, inits, steps, eta=eta, top_k=top_k, run_labels=labels)
+    return AlphaSweepResult(alphas, exact_init_scale, W, r, trace)
