@@ -6,7 +6,8 @@ from typing import Callable, Hashable
 
 import pytest
 
-from core import MLPConfig, build_mlp, initial_gradient_norms, load_mnist, train_mlp
+from core import MLPConfig, build_mlp, initial_gradient_norms, load_mnist
+from core._experiments import SWEEP_STEPS, mlp_gradient_norms, nuclear_norm_comparison, sensing_sweep
 
 
 class ExperimentCache:
@@ -38,21 +39,21 @@ def seed_offset() -> int:
     return 0
 
 
-def _mlp_history(experiments, mnist, device, config: MLPConfig):
-    return experiments.get(("mlp", config, str(device)), lambda: train_mlp(config, mnist, device))
+def _mlp(experiments, mnist, device, seed, **overrides):
+    key = ("mlp", seed, str(device), tuple(sorted(overrides.items())))
+    return experiments.get(key, lambda: mlp_gradient_norms(mnist, seed, device, **overrides))
 
 
 @pytest.fixture
 def mlp_history(experiments, mnist, device, seed, seed_offset):
     """Problem 1 at paper scale: [128, 128, 128], PyTorch init, SGD lr 0.01, batch 128, 40 epochs."""
-    return _mlp_history(experiments, mnist, device, MLPConfig(seed=seed + seed_offset))
+    return _mlp(experiments, mnist, device, seed + seed_offset)
 
 
 @pytest.fixture
 def depth_init_history(experiments, mnist, device, seed, depth, init):
     """A `depth`-hidden-layer, width-128 MLP trained for 3 epochs from `init`."""
-    config = MLPConfig(hidden_sizes=(128,) * depth, init=init, epochs=3, seed=seed)
-    return _mlp_history(experiments, mnist, device, config)
+    return _mlp(experiments, mnist, device, seed, hidden_sizes=(128,) * depth, init=init, epochs=3)
 
 
 #: hidden-layer counts at which the gradient norms at initialization are probed
@@ -72,3 +73,25 @@ def init_norms_by_depth(experiments, mnist, device, seed, init) -> dict[int, "to
         return norms
 
     return experiments.get(("init-norms", init, seed, str(device)), probe)
+
+
+def _sweep(experiments, m_factor, seed, device):
+    return experiments.get(("sensing", m_factor, seed, str(device)), lambda: sensing_sweep(m_factor, seed, device))
+
+
+@pytest.fixture
+def sweep(experiments, device, seed, m_factor):
+    """Problem 2 at paper scale: d=100, r=5, m = m_factor * d * r, every alpha plus the exact run."""
+    return _sweep(experiments, m_factor, seed, device)
+
+
+@pytest.fixture
+def nuclear_comparison(experiments, device, seed):
+    """Small-instance GD from small and large alpha, and the convex min-nuclear-norm interpolant."""
+    return experiments.get(("nuclear", seed, str(device)), lambda: nuclear_norm_comparison(seed, device))
+
+
+@pytest.fixture
+def sweeps(experiments, device, seed) -> dict:
+    """Both paper-scale sweeps, keyed by m_factor (m = m_factor * d * r)."""
+    return {m: _sweep(experiments, m, seed, device) for m in sorted(SWEEP_STEPS, reverse=True)}

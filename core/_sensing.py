@@ -288,6 +288,7 @@ class AlphaSweepResult:
     exact_init_scale: float
     init_direction: torch.Tensor  # W, (d, d)
     rank: int
+    x_star: torch.Tensor
     trace: SensingTrace  # batched over len(alphas) + 1 runs
 
     def alpha_trace(self, alpha: float) -> SensingTrace:
@@ -324,4 +325,4 @@ def alpha_sweep(problem: SensingProblem, alphas: Sequence[float], steps: int, se
     inits = torch.stack([alpha * W for alpha in alphas] + [exact_init])
     labels = [f"alpha={a:g}" for a in alphas] + [f"exact R=r={r}"]
     trace = gradient_descent(problem, inits, steps, eta=eta, top_k=top_k, run_labels=labels)
-    return AlphaSweepResult(alphas, exact_init_scale, W, r, trace)
+    return AlphaSweepResult(alphas, exact_init_scale, W, r, problem.x_star, trace)

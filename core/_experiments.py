@@ -1,0 +1,56 @@
+"""The paper-scale experiments behind the claims and the figures, each a function of seed and device."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ._convex import NuclearNormSolution, min_nuclear_norm_interpolant
+from ._mlp import MLPConfig, MLPHistory, train_mlp
+from ._mnist import MNIST
+from ._sensing import AlphaSweepResult, alpha_sweep, make_sensing_problem
+
+#: the handout's initialization scales for the over-parameterized runs
+PAPER_ALPHAS = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
+SENSING_D, SENSING_R = 100, 5
+#: GD steps per measurement budget m = factor * d * r. At 5dr the bulk of the spectrum is
+#: resolved more slowly, so it gets the handout's longer horizon.
+SWEEP_STEPS = {10: 600, 5: 3000}
+#: Gunasekar et al. (2017) comparison: a small instance the convex solver handles in about a second
+NUCLEAR_D, NUCLEAR_R, NUCLEAR_M_FACTOR, NUCLEAR_STEPS = 30, 2, 3, 20_000
+NUCLEAR_ALPHAS = (1e-4, 1e-1)
+
+
+def mlp_gradient_norms(data: MNIST, seed: int = 0, device="cpu", **overrides) -> MLPHistory:
+    """Problem 1: the handout's MLP and SGD settings unless `overrides` change them."""
+    return train_mlp(MLPConfig(seed=seed, **overrides), data, device)
+
+
+def sensing_sweep(m_factor: int, seed: int = 0, device="cpu") -> AlphaSweepResult:
+    """Problem 2: GD for every alpha in PAPER_ALPHAS plus the exact R = r run, at m = m_factor * d * r."""
+    if m_factor not in SWEEP_STEPS:
+        raise ValueError(f"m_factor must be one of {sorted(SWEEP_STEPS)}, got {m_factor}")
+    problem = make_sensing_problem(SENSING_D, SENSING_R, m_factor * SENSING_D * SENSING_R, seed, device)
+    return alpha_sweep(problem, PAPER_ALPHAS, SWEEP_STEPS[m_factor], seed=seed)
+
+
+@dataclass(frozen=True)
+class NuclearNormComparison:
+    """GD from small and large alpha next to the convex minimum-nuclear-norm interpolant."""
+
+    sweep: AlphaSweepResult
+    convex: NuclearNormSolution
+
+    def rel_distance_to_convex(self, alpha: float) -> float:
+        """||U_T U_T^T - X_cvx||_F / ||X_cvx||_F for the run from this alpha."""
+        u = self.sweep.alpha_trace(alpha).final_u
+        return float(torch.linalg.matrix_norm(u @ u.T - self.convex.x) / torch.linalg.matrix_norm(self.convex.x))
+
+
+def nuclear_norm_comparison(seed: int = 0, device="cpu") -> NuclearNormComparison:
+    """Beyond the handout: does small-alpha GD find the minimum-nuclear-norm interpolant?"""
+    m = NUCLEAR_M_FACTOR * NUCLEAR_D * NUCLEAR_R
+    problem = make_sensing_problem(NUCLEAR_D, NUCLEAR_R, m, seed, device)
+    sweep = alpha_sweep(problem, NUCLEAR_ALPHAS, NUCLEAR_STEPS, seed=seed)
+    return NuclearNormComparison(sweep, min_nuclear_norm_interpolant(problem))
