@@ -88,23 +88,27 @@ def _statement(item) -> str:
     return doc.splitlines()[0] if doc else item.name
 
 
-@pytest.fixture
-def claim(request) -> Claim:
-    """The current claim instance; the test must check at least one piece of evidence."""
-    if _claim_marker(request.node) is None:
-        raise pytest.UsageError(f"{request.node.nodeid} uses `claim` without @pytest.mark.claim")
-    record = request.node.stash[_claim_key]
-    yield record
-    if request.node.stash.get(_call_passed_key, False) and not record.thresholds:
-        pytest.fail(f"{record.id}: the claim test checked nothing", pytrace=False)
-
-
-def pytest_runtest_setup(item):
+def _record(item) -> Claim | None:
+    """The item's claim record, created on first use; None for tests that are not claims."""
     marker = _claim_marker(item)
-    if marker is not None:
+    if marker is None:
+        return None
+    if _claim_key not in item.stash:
         callspec = getattr(item, "callspec", None)
         params = {k: _plain(v) for k, v in (callspec.params if callspec else {}).items()}
         item.stash[_claim_key] = Claim(marker.args[0], _statement(item), params)
+    return item.stash[_claim_key]
+
+
+@pytest.fixture
+def claim(request) -> Claim:
+    """The current claim instance; the test must check at least one piece of evidence."""
+    record = _record(request.node)
+    if record is None:
+        raise pytest.UsageError(f"{request.node.nodeid} uses `claim` without @pytest.mark.claim")
+    yield record
+    if request.node.stash.get(_call_passed_key, False) and not record.thresholds:
+        pytest.fail(f"{record.id}: the claim test checked nothing", pytrace=False)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -112,7 +116,7 @@ def pytest_runtest_makereport(item, call):
     report = yield
     if call.when == "call":
         item.stash[_call_passed_key] = report.passed
-    record = item.stash.get(_claim_key, None)
+    record = _record(item)
     if record is not None:
         report.user_properties.append((_PROPERTY, record.as_dict()))
     return report
