@@ -11,15 +11,15 @@ from __future__ import annotations
 import json
 import math
 import operator
-import os
 import platform
-import tempfile
 import textwrap
-from pathlib import Path
 
 import pytest
+import torch
 
-_DEVICE = pytest.StashKey["torch.device"]()
+from core._files import atomic_writer
+
+_DEVICE = pytest.StashKey[torch.device]()
 _OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq}
 _PROPERTY = "claim"
 
@@ -173,7 +173,8 @@ class ClaimsReport:
         path = self.config.getoption("claims_report")
         if path:
             report = {"environment": environment(self.config), "claims": claims}
-            _write_atomically(Path(path), json.dumps(report, indent=2) + "\n")
+            with atomic_writer(path, "w") as out:
+                out.write(json.dumps(report, indent=2) + "\n")
             terminalreporter.write_line(f"claims report written to {path}")
 
 
@@ -187,9 +188,7 @@ def pytest_addoption(parser):
     group.addoption("--claims-report", default=None, metavar="PATH", help="write the claims report as JSON to PATH")
 
 
-def _resolve_device(config) -> "torch.device":
-    import torch
-
+def _resolve_device(config) -> torch.device:
     name = config.getoption("device") or ("cuda" if torch.cuda.is_available() else "cpu")
     try:
         device = torch.device(name)
@@ -200,7 +199,7 @@ def _resolve_device(config) -> "torch.device":
 
 
 @pytest.fixture(scope="session")
-def device(pytestconfig) -> "torch.device":
+def device(pytestconfig) -> torch.device:
     """Device every experiment runs on (--device)."""
     return pytestconfig.stash[_DEVICE]
 
@@ -220,25 +219,12 @@ def pytest_configure(config):
 def environment(config) -> dict:
     """Versions and settings that a claim's verdict depends on."""
     import numpy
-    import torch
     import torchvision
 
     return {"python": platform.python_version(), "torch": torch.__version__,
             "torchvision": torchvision.__version__, "numpy": numpy.__version__,
             "device": str(config.stash[_DEVICE]),
             "seed": config.getoption("seed"), "platform": platform.platform()}
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "w") as out:
-            out.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _table(rows: list[list[str]], widths: list[int]) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Callable, Hashable
 
 import pytest
+import torch
 
 from core import MLPConfig, build_mlp, initial_gradient_norms, load_mnist
 from core._experiments import SWEEP_STEPS, mlp_gradient_norms, nuclear_norm_comparison, sensing_sweep
@@ -61,7 +62,7 @@ PROBE_DEPTHS = (1, 2, 4, 6, 8, 10)
 
 
 @pytest.fixture
-def init_norms_by_depth(experiments, mnist, device, seed, init) -> dict[int, "torch.Tensor"]:
+def init_norms_by_depth(experiments, mnist, device, seed, init) -> dict[int, torch.Tensor]:
     """Per-layer gradient norms at initialization of width-128 MLPs of each depth in PROBE_DEPTHS."""
 
     def probe():

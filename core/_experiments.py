@@ -22,17 +22,17 @@ NUCLEAR_D, NUCLEAR_R, NUCLEAR_M_FACTOR, NUCLEAR_STEPS = 30, 2, 3, 20_000
 NUCLEAR_ALPHAS = (1e-4, 1e-1)
 
 
-def mlp_gradient_norms(data: MNIST, seed: int = 0, device="cpu", **overrides) -> MLPHistory:
+def mlp_gradient_norms(data: MNIST, seed: int = 0, device="cpu", progress=None, **overrides) -> MLPHistory:
     """Problem 1: the handout's MLP and SGD settings unless `overrides` change them."""
-    return train_mlp(MLPConfig(seed=seed, **overrides), data, device)
+    return train_mlp(MLPConfig(seed=seed, **overrides), data, device, progress=progress)
 
 
-def sensing_sweep(m_factor: int, seed: int = 0, device="cpu") -> AlphaSweepResult:
+def sensing_sweep(m_factor: int, seed: int = 0, device="cpu", progress=None) -> AlphaSweepResult:
     """Problem 2: GD for every alpha in PAPER_ALPHAS plus the exact R = r run, at m = m_factor * d * r."""
     if m_factor not in SWEEP_STEPS:
         raise ValueError(f"m_factor must be one of {sorted(SWEEP_STEPS)}, got {m_factor}")
     problem = make_sensing_problem(SENSING_D, SENSING_R, m_factor * SENSING_D * SENSING_R, seed, device)
-    return alpha_sweep(problem, PAPER_ALPHAS, SWEEP_STEPS[m_factor], seed=seed)
+    return alpha_sweep(problem, PAPER_ALPHAS, SWEEP_STEPS[m_factor], seed=seed, progress=progress)
 
 
 @dataclass(frozen=True)
@@ -48,9 +48,9 @@ class NuclearNormComparison:
         return float(torch.linalg.matrix_norm(u @ u.T - self.convex.x) / torch.linalg.matrix_norm(self.convex.x))
 
 
-def nuclear_norm_comparison(seed: int = 0, device="cpu") -> NuclearNormComparison:
+def nuclear_norm_comparison(seed: int = 0, device="cpu", progress=None) -> NuclearNormComparison:
     """Beyond the handout: does small-alpha GD find the minimum-nuclear-norm interpolant?"""
     m = NUCLEAR_M_FACTOR * NUCLEAR_D * NUCLEAR_R
     problem = make_sensing_problem(NUCLEAR_D, NUCLEAR_R, m, seed, device)
-    sweep = alpha_sweep(problem, NUCLEAR_ALPHAS, NUCLEAR_STEPS, seed=seed)
+    sweep = alpha_sweep(problem, NUCLEAR_ALPHAS, NUCLEAR_STEPS, seed=seed, progress=progress)
     return NuclearNormComparison(sweep, min_nuclear_norm_interpolant(problem))

@@ -124,8 +124,8 @@ def initial_gradient_norms(model: nn.Module, data: MNIST, config: MLPConfig) -> 
     return (total / len(batches)).double().cpu()
 
 
-def train_mlp(config: MLPConfig, data: MNIST, device: str | torch.device = "cpu") -> MLPHistory:
-    """Train with plain SGD and record norms and losses every epoch."""
+def train_mlp(config: MLPConfig, data: MNIST, device: str | torch.device = "cpu", progress=None) -> MLPHistory:
+    """Train with plain SGD and record norms and losses every epoch; progress(epoch, epochs) after each."""
     model = build_mlp(config.hidden_sizes, config.init, config.seed).to(device)
     linears = [m for m in model if isinstance(m, nn.Linear)]
     x, y = data.train_images, data.train_labels
@@ -150,6 +150,8 @@ def train_mlp(config: MLPConfig, data: MNIST, device: str | torch.device = "cpu"
         grad_norms[epoch] = norm_sum / len(batches)
         train_nll[epoch] = loss_sum / len(batches)
         test_nll[epoch], test_acc[epoch] = _evaluate(model, data.test_images, data.test_labels)
+        if progress is not None:
+            progress(epoch + 1, epochs)
 
     return MLPHistory(
         config=config,

@@ -15,6 +15,8 @@ from typing import BinaryIO
 import torch
 from filelock import FileLock
 
+from ._files import atomic_writer
+
 #: SHA-256 of the four original, uncompressed IDX files.
 RAW_FILES = {
     "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
@@ -70,22 +72,13 @@ def verify_raw_files(root: str | os.PathLike) -> None:
 
 def _install(stream: BinaryIO, dest: Path, expected: str) -> None:
     """Copy `stream` to `dest` only if its SHA-256 matches; never leaves a partial file."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            while chunk := stream.read(_CHUNK):
-                digest.update(chunk)
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
+    with atomic_writer(dest) as out:
+        while chunk := stream.read(_CHUNK):
+            digest.update(chunk)
+            out.write(chunk)
         if digest.hexdigest() != expected:
             raise MNISTChecksumError(f"fetched {dest.name} has SHA-256 {digest.hexdigest()}, expected {expected}")
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _fetch_with_torchvision(root: Path) -> None:

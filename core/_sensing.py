@@ -227,7 +227,7 @@ def _raise_if_diverged(loss_chunk: torch.Tensor, first_step: int, limit: torch.T
 
 def gradient_descent(problem: SensingProblem, U0: torch.Tensor, steps: int, lr=None, eta: float = 0.1,
                      top_k: int = 10, run_labels: Sequence[str] | None = None, check_every: int = 25,
-                     divergence_factor: float = 1e8) -> SensingTrace:
+                     divergence_factor: float = 1e8, progress=None) -> SensingTrace:
     """Plain GD on f(U) = (1/m) sum_i (<A_i, U U^T> - y_i)^2 for U0 of shape (d, R) or a batch (B, d, R).
 
     lr defaults to step_size(x_star, U0, eta) = eta / max(||X*||_2, ||U0||_2^2) per run. Measured at d=100,
@@ -235,6 +235,7 @@ def gradient_descent(problem: SensingProblem, U0: torch.Tensor, steps: int, lr=N
     or with a fixed lr = 0.1. A run diverges when its loss turns non-finite or exceeds
     divergence_factor * max(initial loss, mean y^2); SensingDivergenceError then names the run
     (run_labels[i], default "run i"), the step and the loss. The check runs every check_every steps.
+    progress(t, steps), if given, is called after each recorded iterate t = 0..steps.
     """
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps must be a non-negative int, got {steps!r}")
@@ -274,6 +275,8 @@ def gradient_descent(problem: SensingProblem, U0: torch.Tensor, steps: int, lr=N
             if t < steps:
                 # grad f(U) = (4/m) A*(A(U U^T) - y) U
                 U = U - update_scale * (adjoint @ U)
+            if progress is not None:
+                progress(t, steps)
 
     trace = SensingTrace(distance, distance / torch.linalg.matrix_norm(x_star), loss, singular_values,
                          lr_per_run, U)
@@ -306,12 +309,12 @@ class AlphaSweepResult:
 
 
 def alpha_sweep(problem: SensingProblem, alphas: Sequence[float], steps: int, seed: int = 0, eta: float = 0.1,
-                exact_init_scale: float = 1e-3, top_k: int = 10) -> AlphaSweepResult:
+                exact_init_scale: float = 1e-3, top_k: int = 10, progress=None) -> AlphaSweepResult:
     """Run every alpha (U0 = alpha W, W in R^{d x d} i.i.d. N(0,1)) plus the exact run in one batch.
 
     The exact run uses U0 = exact_init_scale * W[:, :r], zero-padded to width d so it shares the batch;
     GD keeps the zero columns exactly zero because the gradient is S U. W comes from seed + 10007 so it never
-    replays the problem generator's stream when both seeds are equal.
+    replays the problem generator's stream when both seeds are equal. progress goes to gradient_descent.
     """
     alphas = tuple(float(a) for a in alphas)
     if not alphas or not all(math.isfinite(a) and a > 0 for a in alphas):
@@ -324,5 +327,5 @@ def alpha_sweep(problem: SensingProblem, alphas: Sequence[float], steps: int, se
     exact_init = torch.nn.functional.pad(exact_init_scale * W[:, :r], (0, d - r))
     inits = torch.stack([alpha * W for alpha in alphas] + [exact_init])
     labels = [f"alpha={a:g}" for a in alphas] + [f"exact R=r={r}"]
-    trace = gradient_descent(problem, inits, steps, eta=eta, top_k=top_k, run_labels=labels)
+    trace = gradient_descent(problem, inits, steps, eta=eta, top_k=top_k, run_labels=labels, progress=progress)
     return AlphaSweepResult(alphas, exact_init_scale, W, r, problem.x_star, trace)

