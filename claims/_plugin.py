@@ -150,7 +150,7 @@ class ClaimsReport:
     def claims(self) -> list[dict]:
         keys = ("id", "nodeid", "statement", "params", "measured", "thresholds", "outcome", "duration_s")
         rows = [{**r, "outcome": self._outcome(nodeid)} for nodeid, r in self.records.items()]
-        rows.sort(key=lambda r: (r["id"], r["nodeid"]))
+        rows.sort(key=lambda r: r["id"])  # stable: parameter sets keep their collection order
         return [{k: r[k] for k in keys} for r in rows]
 
     def pytest_terminal_summary(self, terminalreporter):
