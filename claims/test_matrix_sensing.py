@@ -25,6 +25,10 @@ def _line_fit(x, y) -> tuple[float, float]:
     return coef[0].item(), (1 - residual.square().sum() / (y - y.mean()).square().sum()).item()
 
 
+def _measurements(sweep, m_factor) -> int:
+    return m_factor * sweep.x_star.shape[0] * sweep.rank
+
+
 def _sqrt_eigenvalues(x_star, rank):
     return torch.linalg.eigvalsh(x_star).flip(0)[:rank].clamp(min=0).sqrt()
 
@@ -60,7 +64,7 @@ def test_exact_parameterization_converges_linearly(claim, sweep, m_factor):
 def test_distance_decreases_with_alpha(claim, sweep, m_factor, alpha):
     """Over-parameterized GD from U_0 = alpha W: the smaller alpha, the closer U_T U_T^T ends to X*."""
     trace = sweep.alpha_trace(alpha)
-    claim.param(steps=trace.steps)
+    claim.param(m=_measurements(sweep, m_factor), steps=trace.steps)
     claim.measure(final_rel_distance=trace.rel_distance[-1], final_train_loss=trace.loss[-1])
     larger = [a for a in sweep.alphas if a > alpha]
     if larger:
@@ -100,7 +104,7 @@ def test_distance_scales_linearly_with_alpha(claim, sweep, m_factor):
 def test_initialization_picks_the_solution(claim, sweep, m_factor, alpha, recovers):
     """At m = 5dr both small and large alpha interpolate the data, but only small alpha recovers X*."""
     trace = sweep.alpha_trace(alpha)
-    claim.param(steps=trace.steps)
+    claim.param(m=_measurements(sweep, m_factor), steps=trace.steps)
     claim.measure(final_rel_distance=trace.rel_distance[-1])
     # Seeds 0-2: final loss 7e-7-9e-7 (alpha=1e-4) and 1.5e-8-3.9e-7 (alpha=0.1), from 2.6-2.9 and ~190.
     claim.check("final_train_loss", trace.loss[-1], "<=", 1e-5)
