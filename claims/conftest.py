@@ -7,8 +7,14 @@ from typing import Callable, Hashable
 import pytest
 import torch
 
-from core import MLPConfig, build_mlp, initial_gradient_norms, load_mnist
-from core._experiments import SWEEP_STEPS, mlp_gradient_norms, nuclear_norm_comparison, sensing_sweep
+from core import load_mnist
+from core._experiments import (
+    SWEEP_STEPS,
+    gradient_norms_at_init_by_depth,
+    mlp_gradient_norms,
+    nuclear_norm_comparison,
+    sensing_sweep,
+)
 
 
 class ExperimentCache:
@@ -57,23 +63,11 @@ def depth_init_history(experiments, mnist, device, seed, depth, init):
     return _mlp(experiments, mnist, device, seed, hidden_sizes=(128,) * depth, init=init, epochs=3)
 
 
-#: hidden-layer counts at which the gradient norms at initialization are probed
-PROBE_DEPTHS = (1, 2, 4, 6, 8, 10)
-
-
 @pytest.fixture
 def init_norms_by_depth(experiments, mnist, device, seed, init) -> dict[int, torch.Tensor]:
     """Per-layer gradient norms at initialization of width-128 MLPs of each depth in PROBE_DEPTHS."""
-
-    def probe():
-        norms = {}
-        for depth in PROBE_DEPTHS:
-            config = MLPConfig(hidden_sizes=(128,) * depth, init=init, seed=seed)
-            model = build_mlp(config.hidden_sizes, init, config.seed).to(device)
-            norms[depth] = initial_gradient_norms(model, mnist, config)
-        return norms
-
-    return experiments.get(("init-norms", init, seed, str(device)), probe)
+    return experiments.get(("init-norms", init, seed, str(device)),
+                           lambda: gradient_norms_at_init_by_depth(mnist, init, seed, device))
 
 
 def _sweep(experiments, m_factor, seed, device):

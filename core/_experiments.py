@@ -7,12 +7,14 @@ from dataclasses import dataclass
 import torch
 
 from ._convex import NuclearNormSolution, min_nuclear_norm_interpolant
-from ._mlp import MLPConfig, MLPHistory, train_mlp
+from ._mlp import MLPConfig, MLPHistory, build_mlp, initial_gradient_norms, train_mlp
 from ._mnist import MNIST
 from ._sensing import AlphaSweepResult, alpha_sweep, make_sensing_problem
 
 #: the handout's initialization scales for the over-parameterized runs
 PAPER_ALPHAS = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
+#: hidden-layer counts at which the gradient norms at initialization are probed (claim G4)
+PROBE_DEPTHS = (1, 2, 4, 6, 8, 10)
 SENSING_D, SENSING_R = 100, 5
 #: GD steps per measurement budget m = factor * d * r. At 5dr the bulk of the spectrum is
 #: resolved more slowly, so it gets the handout's longer horizon.
@@ -25,6 +27,16 @@ NUCLEAR_ALPHAS = (1e-4, 1e-1)
 def mlp_gradient_norms(data: MNIST, seed: int = 0, device="cpu", progress=None, **overrides) -> MLPHistory:
     """Problem 1: the handout's MLP and SGD settings unless `overrides` change them."""
     return train_mlp(MLPConfig(seed=seed, **overrides), data, device, progress=progress)
+
+
+def gradient_norms_at_init_by_depth(data: MNIST, init: str, seed: int = 0, device="cpu") -> dict[int, torch.Tensor]:
+    """Per-layer gradient norms at initialization of width-128 MLPs, for each depth in PROBE_DEPTHS."""
+    norms = {}
+    for depth in PROBE_DEPTHS:
+        config = MLPConfig(hidden_sizes=(128,) * depth, init=init, seed=seed)
+        model = build_mlp(config.hidden_sizes, init, config.seed).to(device)
+        norms[depth] = initial_gradient_norms(model, data, config)
+    return norms
 
 
 def sensing_sweep(m_factor: int, seed: int = 0, device="cpu", progress=None) -> AlphaSweepResult:
