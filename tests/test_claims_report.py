@@ -1,6 +1,7 @@
 """The claims report: rows, outcomes and JSON shape, checked on a throwaway test suite."""
 
 import json
+from pathlib import Path
 
 pytest_plugins = ["pytester"]
 
@@ -25,10 +26,13 @@ def test_skipped(claim):
 '''
 
 
-def test_claims_report_rows_outcomes_and_json(pytester):
-    """One in-process run (torch cannot be imported twice), checked for both the table and the JSON."""
+def test_claims_report_rows_outcomes_and_json(pytester, monkeypatch):
+    """One run, checked for both the table and the JSON."""
     pytester.makepyfile(test_suite=SUITE)
-    result = pytester.runpytest("-p", "claims._plugin", "--claims-report=out/report.json", "--seed=7")
+    # A subprocess: an in-process run would unload torch modules that cannot be registered twice.
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[1]))
+    result = pytester.runpytest_subprocess("-p", "claims._plugin",
+                                           "--claims-report=out/report.json", "--seed=7")
     data = json.loads((pytester.path / "out" / "report.json").read_text())
 
     assert set(data["environment"]) >= {"python", "torch", "torchvision", "numpy", "device", "seed"}

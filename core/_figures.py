@@ -1,0 +1,172 @@
+"""Figures F1-F5 as pure functions of experiment results, each returning a new matplotlib Figure."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from ._mlp import MLPHistory
+from ._sensing import AlphaSweepResult
+
+#: mpl20 defaults plus the few settings the figures rely on; the CLI and the image tests both draw under it
+STYLE = ["default", {"axes.grid": True, "grid.alpha": 0.35, "legend.fontsize": "small", "axes.titlesize": "medium"}]
+#: no "Software" entry, so the PNG bytes do not name the matplotlib version that wrote them
+SAVEFIG_KWARGS = {"metadata": {"Software": None}}
+# Sized for a README column: 100 dpi keeps text legible when the page scales the image down.
+_SINGLE, _DOUBLE, _DPI = (6.4, 4.2), (11.0, 4.6), 100
+
+
+def _numpy(values) -> np.ndarray:
+    return np.asarray(values.detach().cpu() if hasattr(values, "detach") else values, dtype=float)
+
+
+def _new_figure(size, panels: int = 1, sharey: bool = False):
+    figure = Figure(figsize=size, dpi=_DPI, layout="constrained")
+    return figure, figure.subplots(1, panels, squeeze=False, sharey=sharey)[0]
+
+
+def _pin_ylim(axes, log: bool, decades: float = 0.1) -> None:
+    """Fix the y limits to rounded values of the plotted data, so a tiny data change moves no tick or grid line.
+
+    On a log axis the limits are rounded outward to multiples of `decades`.
+    """
+    values = np.concatenate([np.asarray(line.get_ydata(), dtype=float) for ax in axes for line in ax.lines])
+    values = values[np.isfinite(values) & ((values > 0) if log else True)]
+    if values.size == 0 or values.max() <= 0:
+        return  # nothing drawable to pin to: leave matplotlib's autoscaling
+    if log:
+        low, high = np.log10(values.min()) - 0.05, np.log10(values.max()) + 0.05
+        axes[0].set_ylim(10 ** (np.floor(low / decades) * decades), 10 ** (np.ceil(high / decades) * decades))
+    else:
+        top = 1.05 * values.max()
+        step = 10.0 ** (np.floor(np.log10(top)) - 1)  # two significant digits
+        axes[0].set_ylim(0, np.ceil(top / step) * step)
+
+
+def _shared_legend(figure: Figure, axes, **kwargs) -> None:
+    # Panels share their lines' meaning; one legend below them cannot cover any curve.
+    figure.legend(*axes.get_legend_handles_labels(), loc="outside lower center", **kwargs)
+
+
+def _alpha_label(alpha: float) -> str:
+    exponent = np.log10(alpha)
+    if np.isclose(exponent, round(exponent)):
+        return rf"$\alpha = 10^{{{round(exponent)}}}$"
+    return rf"$\alpha = {alpha:g}$"
+
+
+def nll_figure(history: MLPHistory) -> Figure:
+    """F1: epoch-mean train NLL and end-of-epoch test NLL against epoch."""
+    figure, (axes,) = _new_figure(_SINGLE)
+    epochs = np.arange(1, len(history.train_nll) + 1)
+    axes.plot(epochs, _numpy(history.train_nll), label="train (epoch mean)")
+    axes.plot(epochs, _numpy(history.test_nll), label="test (end of epoch)")
+    axes.set(xlabel="epoch", ylabel="negative log-likelihood", yscale="log",
+             title=f"F1: MNIST MLP loss (seed {history.config.seed})")
+    _pin_ylim([axes], log=True)
+    axes.legend(loc="upper right")
+    return figure
+
+
+def gradient_norm_figure(history: MLPHistory) -> Figure:
+    """F2: epoch-mean Frobenius norm of each layer's weight gradient against epoch."""
+    figure, (axes,) = _new_figure(_SINGLE)
+    norms = _numpy(history.grad_norms)
+    epochs = np.arange(1, norms.shape[0] + 1)
+    for layer, (name, shape) in enumerate(zip(history.layer_names, history.layer_shapes)):
+        axes.plot(epochs, norms[:, layer], label=f"{name} ({shape[1]}→{shape[0]})")
+    axes.set(xlabel="epoch", ylabel=r"gradient norm $\|\nabla_W L\|_F$ (epoch mean)",
+             title=f"F2: per-layer gradient norms (seed {history.config.seed})")
+    _pin_ylim([axes], log=False)
+    axes.legend(title="layer", loc="lower right", ncols=2)
+    return figure
+
+
+def _distance_axes(axes, title: str, decades: float = 0.1) -> None:
+    axes.set(xlabel="gradient-descent step t", ylabel=r"$\|U_t U_t^\top - X^\star\|_F$", yscale="log", title=title)
+    _pin_ylim([axes], log=True, decades=decades)
+
+
+def _m_label(sweep: AlphaSweepResult, m_factor: int | None) -> str:
+    return f"m = {m_factor}dr" if m_factor is not None else f"rank r = {sweep.rank}"
+
+
+def exact_distance_figure(sweep: AlphaSweepResult, m_factor: int | None = None) -> Figure:
+    """F3: distance to X* against step for the exactly parameterized run (R = r)."""
+    figure, (axes,) = _new_figure(_SINGLE)
+    distance = _numpy(sweep.exact_trace.distance)
+    axes.plot(np.arange(len(distance)), distance, color="C3",
+              label=f"R = r = {sweep.rank}, $U_0$ scale {sweep.exact_init_scale:g}")
+    # The curve ends on float64 rounding noise (~5e-16) whose level moved by -9% to +5% when the same run
+    # went through other kernels; limits rounded to whole decades keep that noise from moving the axis.
+    _distance_axes(axes, f"F3: exact parameterization, {_m_label(sweep, m_factor)}", decades=1.0)
+    axes.legend(loc="upper right")
+    return figure
+
+
+def alpha_distance_figure(sweeps: dict[int, AlphaSweepResult]) -> Figure:
+    """F4: distance to X* against step, one line per alpha, one panel per measurement budget m."""
+    figure, panels = _new_figure(_DOUBLE, len(sweeps))
+    # Larger budget on the left: 10dr is the well-posed case the 5dr panel is read against.
+    for axes, (m_factor, sweep) in zip(panels, sorted(sweeps.items(), reverse=True)):
+        for index, alpha in enumerate(sweep.alphas):
+            distance = _numpy(sweep.alpha_trace(alpha).distance)
+            axes.plot(np.arange(len(distance)), distance, color=f"C{index}", label=_alpha_label(alpha))
+        _distance_axes(axes, f"m = {m_factor}dr, R = d = {sweep.x_star.shape[0]}")
+    _shared_legend(figure, panels[0], ncols=len(panels[0].lines))
+    figure.suptitle("F4: over-parameterized GD from $U_0 = \\alpha W$")
+    return figure
+
+
+def singular_value_figure(sweep: AlphaSweepResult, small_alpha: float | None = None, large_alpha: float = 0.1,
+                          m_factor: int | None = None) -> Figure:
+    """F5: the top singular values of U_t against step, for a small alpha (default the smallest) and alpha = 0.1."""
+    small_alpha = min(sweep.alphas) if small_alpha is None else small_alpha
+    # A shared y axis shows the small-alpha gap between signal and noise directions against the large-alpha one.
+    figure, panels = _new_figure(_DOUBLE, 2, sharey=True)
+    for axes, alpha in zip(panels, (small_alpha, large_alpha)):
+        values = _numpy(sweep.alpha_trace(alpha).singular_values)
+        steps = np.arange(values.shape[0])
+        for k in range(values.shape[1]):
+            # The r signal directions solid, the rest dashed, so the rank split reads at a glance.
+            axes.plot(steps, values[:, k], color=f"C{k}", linestyle="-" if k < sweep.rank else "--",
+                      label=rf"$\sigma_{{{k + 1}}}$")
+        axes.set(xlabel="gradient-descent step t", yscale="log", title=_alpha_label(alpha))
+    panels[0].set_ylabel(r"singular value of $U_t$")
+    _pin_ylim(panels, log=True)
+    _shared_legend(figure, panels[0], ncols=values.shape[1])
+    figure.suptitle(f"F5: top-{values.shape[1]} singular values of $U_t$, {_m_label(sweep, m_factor)}")
+    return figure
+
+
+def all_figures(history: MLPHistory, sweeps: dict[int, AlphaSweepResult]) -> dict[str, Figure]:
+    """F1-F5 keyed by their file stem; F3 and F5 use the m = 10dr sweep."""
+    return {
+        "F1_nll": nll_figure(history),
+        "F2_gradient_norms": gradient_norm_figure(history),
+        "F3_exact_distance": exact_distance_figure(sweeps[10], m_factor=10),
+        "F4_distance_by_alpha": alpha_distance_figure(sweeps),
+        "F5_singular_values": singular_value_figure(sweeps[10], m_factor=10),
+    }
+
+
+def save_png(figure: Figure, path: str | os.PathLike) -> Path:
+    """Write the figure as PNG through a temporary file, so a reader never sees half an image."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            figure.savefig(out, format="png", **SAVEFIG_KWARGS)
+        # mkstemp creates the file 0600; give it the mode an ordinary open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
