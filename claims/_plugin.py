@@ -17,6 +17,7 @@ import textwrap
 import pytest
 import torch
 
+from core._experiments import resolve_device
 from core._files import atomic_writer
 
 _DEVICE = pytest.StashKey[torch.device]()
@@ -189,13 +190,10 @@ def pytest_addoption(parser):
 
 
 def _resolve_device(config) -> torch.device:
-    name = config.getoption("device") or ("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        device = torch.device(name)
-        torch.empty(0, device=device)
-    except (RuntimeError, AssertionError) as err:
-        raise pytest.UsageError(f"--device={name} is not usable here: {err}") from None
-    return device
+        return resolve_device(config.getoption("device"))
+    except ValueError as err:
+        raise pytest.UsageError(f"--device: {err}") from None
 
 
 @pytest.fixture(scope="session")

@@ -52,18 +52,6 @@ def _output_dir(path: str) -> Path:
     return out
 
 
-def _device(name: str | None):
-    import torch
-
-    name = name or ("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-        torch.empty(0, device=device)
-    except (RuntimeError, AssertionError) as err:
-        raise ValueError(f"--device {name}: not usable here ({err})") from None
-    return device
-
-
 def write_figures(out: Path, seed: int, device, mnist_root, progress: ProgressLine) -> list[Path]:
     """Run the three experiments behind F1-F5 once each and write the PNGs into `out`."""
     import matplotlib.style
@@ -98,7 +86,9 @@ def main(argv=None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        out, device = _output_dir(args.out), _device(args.device)
+        from ._experiments import resolve_device
+
+        out, device = _output_dir(args.out), resolve_device(args.device)
     except ValueError as err:
         parser.error(str(err))  # exits with status 2
     from ._mnist import MNISTUnavailable

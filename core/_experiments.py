@@ -24,6 +24,17 @@ NUCLEAR_D, NUCLEAR_R, NUCLEAR_M_FACTOR, NUCLEAR_STEPS = 30, 2, 3, 20_000
 NUCLEAR_ALPHAS = (1e-4, 1e-1)
 
 
+def resolve_device(name: str | None = None) -> torch.device:
+    """`name`, checked to be usable here, or cuda when available, else cpu; ValueError if unusable."""
+    name = name or ("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+        torch.empty(0, device=device)
+    except (RuntimeError, AssertionError) as err:
+        raise ValueError(f"device {name!r} is not usable here: {err}") from None
+    return device
+
+
 def mlp_gradient_norms(data: MNIST, seed: int = 0, device="cpu", progress=None, **overrides) -> MLPHistory:
     """Problem 1: the handout's MLP and SGD settings unless `overrides` change them."""
     return train_mlp(MLPConfig(seed=seed, **overrides), data, device, progress=progress)
