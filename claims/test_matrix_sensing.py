@@ -53,7 +53,7 @@ def test_exact_parameterization_converges_linearly(claim, sweep, m_factor):
     # Linear = geometric: log distance falls on a line from escape until it meets the fp64 floor.
     start, floor = escape_step(rel), int(torch.nonzero(rel < 1e-12)[0])
     rate, r2 = _line_fit(torch.arange(start, floor + 1), rel[start : floor + 1].log())
-    # Seeds 0-2 at m=10dr: 0.871-0.879 per step with R^2 0.998; m=5dr is slower (see report).
+    # Seeds 0-2: 0.871-0.879 per step (m=10dr) and 0.913-0.927 (5dr), R^2 >= 0.998 throughout.
     claim.check("contraction_per_step", math.exp(rate), "<=", 0.97)
     claim.check("log_linear_r2", r2, ">=", 0.97)
 
@@ -68,7 +68,7 @@ def test_distance_decreases_with_alpha(claim, sweep, m_factor, alpha):
     claim.measure(final_rel_distance=trace.rel_distance[-1], final_train_loss=trace.loss[-1])
     larger = [a for a in sweep.alphas if a > alpha]
     if larger:
-        # Seeds 0-2: each tenfold alpha multiplies the final distance by 6.6-12 (m=10dr).
+        # Seeds 0-2: each tenfold alpha multiplies the final distance by 6.6-12 (m=10dr), 3.5-45 (5dr).
         next_distance = sweep.alpha_trace(min(larger)).distance[-1]
         claim.check("distance_over_next_alpha", trace.distance[-1] / next_distance, "<", 1.0)
     if alpha <= 1e-3:
@@ -92,7 +92,7 @@ def test_distance_scales_linearly_with_alpha(claim, sweep, m_factor):
         claim.check("loglog_slope", slope, ">=", 0.8)
         claim.check("loglog_slope", slope, "<=", 1.25)
     else:
-        # Seeds 0-2: 0.60-0.63. At 5dr the alpha=1e-5 run is still improving at step 3000, which
+        # Seeds 0-2: 0.597-0.626. At 5dr the alpha=1e-5 run is still improving at step 3000, which
         # flattens the slope; the proportionality is visible but not yet at the handout's horizon.
         claim.check("loglog_slope", slope, ">=", 0.45)
         claim.check("loglog_slope", slope, "<=", 1.25)
@@ -117,12 +117,13 @@ def test_initialization_picks_the_solution(claim, sweep, m_factor, alpha, recove
 
 
 @pytest.mark.claim("S4")
-@pytest.mark.parametrize("m_factor", [10], ids=["m=10dr"])
 @pytest.mark.parametrize(
-    "alpha, ratio_bound",
-    # Largest sigma_{r+1}/sigma_r once the top r have grown, seeds 0-2: 0.014-0.018 (alpha=1e-5),
-    # 0.048-0.065 (1e-4), 0.18-0.22 (1e-3); each bound leaves a margin of at least 1.8x.
-    [(1e-5, 0.05), (1e-4, 0.15), (1e-3, 0.4), (1e-1, None)],
+    "m_factor, alpha, ratio_bound",
+    # Largest sigma_{r+1}/sigma_r once the top r have grown, seeds 0-2. m=10dr: 0.014-0.018
+    # (alpha=1e-5), 0.048-0.065 (1e-4), 0.18-0.22 (1e-3). m=5dr: 0.052-0.069, 0.118-0.156,
+    # 0.29-0.35. Each bound leaves a margin of at least 1.6x; None marks the large-alpha control.
+    [(10, 1e-5, 0.05), (10, 1e-4, 0.15), (10, 1e-3, 0.4), (10, 1e-1, None),
+     (5, 1e-5, 0.12), (5, 1e-4, 0.25), (5, 1e-3, 0.6), (5, 1e-1, None)],
 )
 def test_iterates_stay_low_rank(claim, sweep, m_factor, alpha, ratio_bound):
     """Small alpha: the top r singular values of U_T match sqrt(lambda_i(X*)) and sigma_{r+1}/sigma_r stays small; alpha = 0.1 is not low-rank."""
@@ -133,12 +134,12 @@ def test_iterates_stay_low_rank(claim, sweep, m_factor, alpha, ratio_bound):
     grown = _top_r_grown(trace, sweep)
     claim.measure(top_singular_values=sv[-1, : r + 2], sqrt_eigenvalues=target, top_r_grown_at=grown)
     if ratio_bound is not None:
-        # Seeds 0-2: worst relative error 1.2e-5 (alpha=1e-5) to 1.9e-3 (alpha=1e-3).
+        # Seeds 0-2: worst relative error 9e-6 (alpha=1e-5, 10dr) to 2.8e-3 (alpha=1e-3, 5dr).
         claim.check("top_r_max_rel_error", ((sv[-1, :r] - target).abs() / target).max(), "<=", 0.01)
         # "After escape" = once every top-r value reached half its target, sqrt(lambda_r(X*)) / 2.
         claim.check("sigma_ratio_max", ratio[grown:].max(), "<=", ratio_bound)
     else:
-        # Seeds 0-2: the final ratio is 0.45-0.50; a low-rank iterate would sit below 0.07.
+        # Seeds 0-2: the final ratio is 0.45-0.50 (10dr) and 0.99-1.0 (5dr); low-rank iterates sit below 0.08.
         claim.check("final_sigma_ratio", ratio[-1], ">=", 0.2)
 
 
@@ -152,7 +153,7 @@ def test_escape_time_grows_with_log_inverse_alpha(claim, sweep, m_factor):
     claim.param(alphas=alphas)
     claim.measure(escape_steps=escapes)
     slope, r2 = _line_fit([math.log10(1 / a) for a in alphas], escapes)
-    # Seeds 0-2 at m=10dr: 8.7-9.3 steps per decade of alpha with R^2 >= 0.999.
+    # Seeds 0-2: 8.3-9.3 steps per decade of alpha (m=10dr) and 8.1-8.7 (5dr), R^2 >= 0.994.
     claim.check("steps_per_decade", slope, ">=", 4.0)
     claim.check("linear_fit_r2", r2, ">=", 0.97)
 

