@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 
+from ._files import atomic_writer
 from ._mlp import MLPHistory
 from ._sensing import AlphaSweepResult
 
@@ -156,17 +156,6 @@ def all_figures(history: MLPHistory, sweeps: dict[int, AlphaSweepResult]) -> dic
 
 def save_png(figure: Figure, path: str | os.PathLike) -> Path:
     """Write the figure as PNG through a temporary file, so a reader never sees half an image."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            figure.savefig(out, format="png", **SAVEFIG_KWARGS)
-        # mkstemp creates the file 0600; give it the mode an ordinary open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    with atomic_writer(path) as out:
+        figure.savefig(out, format="png", **SAVEFIG_KWARGS)
+    return Path(path)

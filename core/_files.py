@@ -19,6 +19,10 @@ def atomic_writer(path: str | os.PathLike, mode: str = "wb"):
             yield out
             out.flush()
             os.fsync(out.fileno())
+        # mkstemp creates the file 0600; give it the mode an ordinary open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
