@@ -62,14 +62,14 @@ class Claim:
         """Record settings of the experiment behind the claim."""
         self.params.update({k: _plain(v) for k, v in params.items()})
 
-    def check(self, name: str, measured, op: str, threshold, why: str = "") -> None:
+    def check(self, name: str, measured, op: str, threshold) -> None:
         """Record `measured op threshold` and assert it."""
+        if op not in _OPS:
+            raise ValueError(f"{self.id}: unknown comparison {op!r}; use one of {sorted(_OPS)}")
         measured, threshold = _plain(measured), _plain(threshold)
         self.measured[name] = measured
         self.thresholds.append(f"{name} {op} {_fmt(threshold)}")
-        assert _OPS[op](measured, threshold), (
-            f"{self.id}: {name} = {_fmt(measured)} violates {op} {_fmt(threshold)}" + (f" ({why})" if why else "")
-        )
+        assert _OPS[op](measured, threshold), f"{self.id}: {name} = {_fmt(measured)} violates {op} {_fmt(threshold)}"
 
     def as_dict(self) -> dict:
         return {"id": self.id, "statement": self.statement, "params": self.params,

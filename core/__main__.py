@@ -8,7 +8,7 @@ import tempfile
 import time
 from pathlib import Path
 
-EXIT_USAGE, EXIT_FAILED = 2, 1
+EXIT_FAILED = 1  # usage errors exit 2 through argparse
 
 
 class ProgressLine:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -92,9 +92,6 @@ class MLPHistory:
         """Gradient norms divided by sqrt(entries): per-entry RMS, free of the layer-size effect."""
         sizes = torch.tensor([a * b for a, b in self.layer_shapes], dtype=self.grad_norms.dtype)
         return self.grad_norms / sizes.sqrt()
-
-    def config_dict(self) -> dict:
-        return asdict(self.config)
 
 
 def _evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
