@@ -1,18 +1,33 @@
 """The harness as a pytest plugin: run options, the run's environment, and the claims report.
 
-A claim test is marked ``@pytest.mark.claim("G1")``; its docstring's first line is the
-statement. It asks for the ``claim`` fixture and checks each piece of evidence with
-``claim.check(name, measured, op, threshold)``, which records the row and asserts it.
-Records travel in ``report.user_properties`` so they survive pytest-xdist.
+A claim test is marked ``@pytest.mark.claim("S1", source="Li, Ma, Zhang 2018, Sec. 3")``; its
+docstring's first line is the statement. It asks for the ``claim`` fixture and records each piece
+of evidence with ``claim.check(name, measured, op, threshold, reference=None)``, where
+``reference`` states the measured range the threshold came from. A ``Bound(op, threshold,
+reference)`` unpacks into the last three: ``claim.check(name, value, *bound)``.
+
+``check`` does not raise when the evidence falls short: every check runs, and once the test
+function returns the test fails once, listing every failing check. A NaN or inf measurement
+fails its check. A claim test that records no check is an error, even without the fixture.
+
+Each check's *margin* says how far the measurement is from the threshold, as a ratio oriented
+so that above 1 passes with room, 1 is the threshold itself and below 1 fails:
+measured / threshold for ``>=`` and ``>``, threshold / measured for ``<=`` and ``<`` (both
+flipped when the two are negative, where the larger value has the smaller magnitude).
+It is None where a ratio means nothing: for ``==``, a zero, opposite signs or a non-finite value.
+
+Records travel in ``report.user_properties`` as plain JSON data, so they survive pytest-xdist.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import numbers
 import operator
 import platform
 import textwrap
+from typing import NamedTuple
 
 import pytest
 import torch
@@ -46,13 +61,51 @@ def _fmt(value) -> str:
     return str(value)
 
 
+class Bound(NamedTuple):
+    """A threshold with the measured range it came from; unpacks into ``claim.check``'s last arguments."""
+
+    op: str
+    threshold: float
+    reference: str | None = None
+
+
+def _number(value, what: str):
+    """`value` as a plain int or float; a TypeError naming `what` for anything else."""
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if not isinstance(value, numbers.Real):
+        raise TypeError(f"{what} must be a real number, got {type(value).__name__} {value!r:.80}")
+    return value if isinstance(value, (int, float)) else float(value)
+
+
+def margin(measured, op: str, threshold) -> float | None:
+    """How far `measured` is from `threshold`, as a ratio: > 1 passes with room, < 1 fails."""
+    if op == "==" or not math.isfinite(measured) or measured * threshold <= 0:
+        return None
+    ratio = measured / threshold
+    return ratio if (op in (">=", ">")) != (threshold < 0) else 1 / ratio
+
+
+def _describe(check: dict) -> str:
+    """One line saying why a check failed."""
+    expected = f"{check['op']} {_fmt(check['threshold'])}"
+    if check["margin"] is None and isinstance(check["measured"], str):
+        line = f"{check['name']} = {check['measured']} is not finite (expected {expected})"
+    else:
+        line = f"{check['name']} = {_fmt(check['measured'])} violates {expected}"
+        if check["margin"] is not None:
+            line += f", margin {check['margin']:.3g}"
+    return line + (f"; reference: {check['reference']}" if check["reference"] else "")
+
+
 class Claim:
     """Evidence of one claim instance, filled in by the test."""
 
-    def __init__(self, claim_id: str, statement: str, params: dict):
-        self.id, self.statement, self.params = claim_id, statement, dict(params)
+    def __init__(self, claim_id: str, statement: str, params: dict, source: str | None = None):
+        self.id, self.statement, self.params, self.source = claim_id, statement, dict(params), source
         self.measured: dict = {}
-        self.thresholds: list[str] = []
+        self.checks: list[dict] = []
+        self.message: str | None = None  # why the first phase that did not pass did not
 
     def measure(self, **evidence) -> None:
         """Record evidence that is reported without a threshold of its own."""
@@ -62,18 +115,35 @@ class Claim:
         """Record settings of the experiment behind the claim."""
         self.params.update({k: _plain(v) for k, v in params.items()})
 
-    def check(self, name: str, measured, op: str, threshold) -> None:
-        """Record `measured op threshold` and assert it."""
+    def check(self, name: str, measured, op: str, threshold, reference: str | None = None) -> bool:
+        """Record whether `measured op threshold` holds and return it; failures fail the test at its end."""
         if op not in _OPS:
-            raise ValueError(f"{self.id}: unknown comparison {op!r}; use one of {sorted(_OPS)}")
-        measured, threshold = _plain(measured), _plain(threshold)
-        self.measured[name] = measured
-        self.thresholds.append(f"{name} {op} {_fmt(threshold)}")
-        assert _OPS[op](measured, threshold), f"{self.id}: {name} = {_fmt(measured)} violates {op} {_fmt(threshold)}"
+            raise ValueError(f"{self.id}: unknown comparison {op!r} for {name}; use one of {sorted(_OPS)}")
+        measured = _number(measured, f"{self.id}: measured {name}")
+        threshold = _number(threshold, f"{self.id}: threshold of {name}")
+        if not math.isfinite(threshold):
+            raise ValueError(f"{self.id}: threshold of {name} is {threshold}; a bound must be finite")
+        # NaN compares False with everything and inf can satisfy a bound, so neither counts as evidence.
+        passed = math.isfinite(measured) and bool(_OPS[op](measured, threshold))
+        self.checks.append({"name": name, "op": op, "threshold": threshold, "measured": _plain(measured),
+                            "passed": passed, "margin": margin(measured, op, threshold),
+                            "reference": None if reference is None else str(reference)})
+        self.measured[name] = _plain(measured)
+        return passed
+
+    def failure(self) -> str | None:
+        """The message the test fails with: every failing check, or None when all pass."""
+        failing = [c for c in self.checks if not c["passed"]]
+        if not failing:
+            return None
+        lines = [f"{self.id}: {len(failing)} of {len(self.checks)} checks failed"]
+        return "\n".join(lines + ["  " + _describe(c) for c in failing])
 
     def as_dict(self) -> dict:
-        return {"id": self.id, "statement": self.statement, "params": self.params,
-                "measured": self.measured, "thresholds": self.thresholds}
+        thresholds = [f"{c['name']} {c['op']} {_fmt(c['threshold'])}" for c in self.checks]
+        return {"id": self.id, "statement": self.statement, "source": self.source, "params": self.params,
+                "measured": self.measured, "checks": self.checks, "thresholds": thresholds,
+                "message": self.message}
 
 
 _claim_key = pytest.StashKey[Claim]()
@@ -97,7 +167,7 @@ def _record(item) -> Claim | None:
     if _claim_key not in item.stash:
         callspec = getattr(item, "callspec", None)
         params = {k: _plain(v) for k, v in (callspec.params if callspec else {}).items()}
-        item.stash[_claim_key] = Claim(marker.args[0], _statement(item), params)
+        item.stash[_claim_key] = Claim(marker.args[0], _statement(item), params, marker.kwargs.get("source"))
     return item.stash[_claim_key]
 
 
@@ -107,9 +177,29 @@ def claim(request) -> Claim:
     record = _record(request.node)
     if record is None:
         raise pytest.UsageError(f"{request.node.nodeid} uses `claim` without @pytest.mark.claim")
-    yield record
-    if request.node.stash.get(_call_passed_key, False) and not record.thresholds:
-        pytest.fail(f"{record.id}: the claim test checked nothing", pytrace=False)
+    return record
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem):
+    result = yield
+    # Raised here, after the body returned, the failing checks fail the call phase together.
+    record = _record(pyfuncitem)
+    message = record.failure() if record is not None else None
+    if message:
+        pytest.fail(message, pytrace=False)
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item):
+    result = yield
+    # A claim test whose body ran cleanly but checked nothing is broken, not refuted: an error.
+    record = _record(item)
+    if record is not None and item.stash.get(_call_passed_key, False) and not record.checks:
+        pytest.fail(f"{record.id}: the claim test checked nothing; a claim needs evidence (claim.check)",
+                    pytrace=False)
+    return result
 
 
 @pytest.hookimpl(wrapper=True)
@@ -119,8 +209,37 @@ def pytest_runtest_makereport(item, call):
         item.stash[_call_passed_key] = report.passed
     record = _record(item)
     if record is not None:
+        if call.excinfo is not None and record.message is None:
+            record.message = _message(call.excinfo)
         report.user_properties.append((_PROPERTY, record.as_dict()))
     return report
+
+
+def _message(excinfo) -> str:
+    """Why a phase did not pass: a fail() or skip() message as given, else the exception's own line."""
+    if isinstance(excinfo.value, (pytest.fail.Exception, pytest.skip.Exception)):
+        return excinfo.value.msg
+    return excinfo.exconly()
+
+
+# The claim's row spans the check, measured and margin columns of its checks' rows.
+_CHECK_WIDTHS = [5, 36, 10, 8, 32, 7]
+_CLAIM_WIDTHS = [5, 36 + 10 + 8 + 4, 32, 7]
+_HEADER = ["claim", "statement / check", "measured", "margin", "reference / source", "verdict"]
+
+
+def _lines(c: dict) -> list[str]:
+    """Table lines of one claim instance: the claim, each check, then evidence without a threshold."""
+    params = ", ".join(f"{k}={_fmt(v)}" for k, v in c["params"].items())
+    statement = c["statement"] + (f"\nparams: {params}" if params else "")
+    lines = _table([[c["id"], statement, c["source"] or "-", c["outcome"].upper()]], _CLAIM_WIDTHS)
+    lines += _table([["", f"  {k['name']} {k['op']} {_fmt(k['threshold'])}", _fmt(k["measured"]),
+                      "-" if k["margin"] is None else f"{k['margin']:.3g}", k["reference"] or "-",
+                      "ok" if k["passed"] else "FAIL"] for k in c["checks"]], _CHECK_WIDTHS)
+    checked = {k["name"] for k in c["checks"]}
+    lines += _table([["", f"  {name} = {_fmt(v)}", "", ""] for name, v in c["measured"].items()
+                     if name not in checked], _CLAIM_WIDTHS)
+    return lines + [""]
 
 
 class ClaimsReport:
@@ -149,7 +268,8 @@ class ClaimsReport:
         return "skipped" if "skipped" in phases.values() else "passed"
 
     def claims(self) -> list[dict]:
-        keys = ("id", "nodeid", "statement", "params", "measured", "thresholds", "outcome", "duration_s")
+        keys = ("id", "nodeid", "statement", "source", "params", "measured", "checks", "thresholds",
+                "outcome", "message", "duration_s")
         rows = [{**r, "outcome": self._outcome(nodeid)} for nodeid, r in self.records.items()]
         rows.sort(key=lambda r: r["id"])  # stable: parameter sets keep their collection order
         return [{k: r[k] for k in keys} for r in rows]
@@ -158,16 +278,8 @@ class ClaimsReport:
         claims = self.claims()
         if not claims:
             return
-        header = ["claim", "statement", "params", "measured", "threshold", "verdict"]
-        rows = [header] + [[
-            c["id"], c["statement"],
-            "\n".join(f"{k}={_fmt(v)}" for k, v in c["params"].items()) or "-",
-            "\n".join(f"{k}={_fmt(v)}" for k, v in c["measured"].items()) or "-",
-            "\n".join(c["thresholds"]) or "-",
-            c["outcome"].upper(),
-        ] for c in claims]
         terminalreporter.section("claims report")
-        for line in _table(rows, [5, 34, 16, 40, 30, 7]):
+        for line in _table([_HEADER], _CHECK_WIDTHS) + sum(map(_lines, claims), []):
             terminalreporter.write_line(line)
         counts = {o: sum(c["outcome"] == o for c in claims) for o in ("passed", "failed", "error", "skipped")}
         terminalreporter.write_line("claims: " + ", ".join(f"{n} {o}" for o, n in counts.items() if n))
@@ -210,7 +322,7 @@ def seed(pytestconfig) -> int:
 
 def pytest_configure(config):
     config.stash[_DEVICE] = _resolve_device(config)
-    config.addinivalue_line("markers", "claim(id): an empirical claim, reported in the claims report")
+    config.addinivalue_line("markers", "claim(id, source=None): an empirical claim and where it comes from, reported in the claims report")
     config.pluginmanager.register(ClaimsReport(config), "claims-report")
 
 
@@ -232,5 +344,4 @@ def _table(rows: list[list[str]], widths: list[int]) -> list[str]:
         cells = [sum((textwrap.wrap(part, w) or [""] for part in cell.split("\n")), []) for cell, w in zip(row, widths)]
         for i in range(max(map(len, cells))):
             lines.append("  ".join((c[i] if i < len(c) else "").ljust(w) for c, w in zip(cells, widths)).rstrip())
-        lines.append("")
     return lines
