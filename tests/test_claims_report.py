@@ -59,19 +59,29 @@ def test_not_a_number(claim):
 '''
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """The suite, run once in a subprocess: its output, its JSON report, and the claims by (id, params)."""
-    path = tmp_path_factory.mktemp("suite")
-    (path / "test_suite.py").write_text(SUITE)
+def _run_suite(path: Path, *args: str):
+    """Run the suite in `path` in a subprocess; its output, its JSON report and the claims by (id, params)."""
     # A subprocess: an in-process run would unload torch modules that cannot be registered twice.
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "claims._plugin", "-p", "no:cacheprovider",
-                           "--claims-report=out/report.json", "--seed=7"],
+                           "--claims-report=out/report.json", "--seed=7", *args],
                           cwd=path, env=env, capture_output=True, text=True, timeout=300)
     result = pytest.RunResult(proc.returncode, proc.stdout.splitlines(), proc.stderr.splitlines(), 0.0)
     data = json.loads((path / "out" / "report.json").read_text())
     return result, data, {(c["id"], json.dumps(c["params"])): c for c in data["claims"]}
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("suite")
+    (path / "test_suite.py").write_text(SUITE)
+    return path
+
+
+@pytest.fixture(scope="module")
+def run(suite):
+    """The suite, run once for every test of the report that reads it."""
+    return _run_suite(suite)
 
 
 def test_outcomes_environment_and_message(run):
@@ -192,3 +202,14 @@ def test_misuse_raises_naming_the_quantity(args, error, text):
     """A bad op, a non-number or a non-finite threshold is a usage error that names the check."""
     with pytest.raises(error, match="^X: " + re.escape(text)):
         Claim("X", "statement", {}).check(*args)
+
+
+def test_records_survive_xdist(suite, run):
+    """Under pytest-xdist the records cross from the workers intact: the same claims, checks and messages."""
+    pytest.importorskip("xdist")
+    _, _, serial = run
+    # One worker is enough to cross the process boundary, and keeps the run light.
+    _, _, distributed = _run_suite(suite, "-n", "1")
+    assert distributed.keys() == serial.keys()
+    for key, claim in serial.items():
+        assert {**distributed[key], "duration_s": 0} == {**claim, "duration_s": 0}
