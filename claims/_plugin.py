@@ -89,7 +89,7 @@ def margin(measured, op: str, threshold) -> float | None:
 def _describe(check: dict) -> str:
     """One line saying why a check failed."""
     expected = f"{check['op']} {_fmt(check['threshold'])}"
-    if check["margin"] is None and isinstance(check["measured"], str):
+    if isinstance(check["measured"], str):  # how a NaN or inf is kept in JSON, which has neither
         line = f"{check['name']} = {check['measured']} is not finite (expected {expected})"
     else:
         line = f"{check['name']} = {_fmt(check['measured'])} violates {expected}"
@@ -105,7 +105,7 @@ class Claim:
         self.id, self.statement, self.params, self.source = claim_id, statement, dict(params), source
         self.measured: dict = {}
         self.checks: list[dict] = []
-        self.message: str | None = None  # why the first phase that did not pass did not
+        self.message: str | None = None  # from the first phase that failed or skipped
 
     def measure(self, **evidence) -> None:
         """Record evidence that is reported without a threshold of its own."""
