@@ -4,6 +4,7 @@ from ._convex import NuclearNormSolution, min_nuclear_norm_interpolant
 from ._mlp import (
     INITS,
     MLPConfig,
+    LayerBalance,
     MLPHistory,
     build_mlp,
     initial_gradient_norms,
@@ -38,6 +39,7 @@ from ._sensing import (
 __all__ = [
     "INITS",
     "MLPConfig",
+    "LayerBalance",
     "MLPHistory",
     "build_mlp",
     "initial_gradient_norms",

@@ -8,8 +8,7 @@ from typing import Sequence
 
 import torch
 
-# Offset between the problem seed and the init seed so equal seeds never replay the U* stream into W.
-_INIT_SEED_OFFSET = 10_007
+from ._seeds import seeded_generator
 
 
 class SensingDivergenceError(RuntimeError):
@@ -116,7 +115,7 @@ def make_sensing_problem(d: int = 100, r: int = 5, m: int | None = None, seed: i
     """Gaussian sensing of X* = U* U*^T / ||U* U*^T||_2 with m (default 10 d r) i.i.d. N(0,1) matrices A_i."""
     _check_dimensions(d, r, m)
     m = 10 * d * r if m is None else m
-    generator = torch.Generator().manual_seed(seed)
+    generator = seeded_generator(seed, "sensing-problem")
     u_star = torch.randn(d, r, generator=generator, dtype=torch.float64)
     x_star = u_star @ u_star.T
     x_star = (x_star + x_star.T) / (2 * torch.linalg.matrix_norm(x_star, ord=2))
@@ -313,8 +312,8 @@ def alpha_sweep(problem: SensingProblem, alphas: Sequence[float], steps: int, se
     """Run every alpha (U0 = alpha W, W in R^{d x d} i.i.d. N(0,1)) plus the exact run in one batch.
 
     The exact run uses U0 = exact_init_scale * W[:, :r], zero-padded to width d so it shares the batch;
-    GD keeps the zero columns exactly zero because the gradient is S U. W comes from seed + 10007 so it never
-    replays the problem generator's stream when both seeds are equal. progress goes to gradient_descent.
+    GD keeps the zero columns exactly zero because the gradient is S U. W has its own stream ("sensing-init"),
+    independent of the problem's. progress goes to gradient_descent.
     """
     alphas = tuple(float(a) for a in alphas)
     if not alphas or not all(math.isfinite(a) and a > 0 for a in alphas):
@@ -322,7 +321,7 @@ def alpha_sweep(problem: SensingProblem, alphas: Sequence[float], steps: int, se
     if not (math.isfinite(exact_init_scale) and exact_init_scale > 0):
         raise ValueError(f"exact_init_scale must be positive and finite, got {exact_init_scale}")
     d, r = problem.d, problem.rank
-    generator = torch.Generator().manual_seed(seed + _INIT_SEED_OFFSET)
+    generator = seeded_generator(seed, "sensing-init")
     W = torch.randn(d, d, generator=generator, dtype=torch.float64).to(problem.x_star.device, problem.x_star.dtype)
     exact_init = torch.nn.functional.pad(exact_init_scale * W[:, :r], (0, d - r))
     inits = torch.stack([alpha * W for alpha in alphas] + [exact_init])
