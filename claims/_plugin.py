@@ -298,6 +298,8 @@ def pytest_addoption(parser):
                     help="torch device for the experiments (default: cuda when available, else cpu)")
     group.addoption("--mnist-root", default=None,
                     help="torchvision-style root holding MNIST/raw/ (overrides $MNIST_ROOT)")
+    group.addoption("--claim-seeds", type=int, default=3, metavar="N",
+                    help="new seeds (base + 1..N) on which G5 re-checks G1-G3 (default 3)")
     group.addoption("--claims-report", default=None, metavar="PATH", help="write the claims report as JSON to PATH")
 
 

@@ -1,92 +1,89 @@
-"""Experiment fixtures: each experiment runs once per session and is shared by every claim using it."""
+"""Experiment fixtures: every experiment the claims use is named in core.claim_experiments and runs once per session."""
 
 from __future__ import annotations
 
-from typing import Callable, Hashable
-
 import pytest
-import torch
 
-from core import load_mnist
-from core._experiments import (
-    SWEEP_STEPS,
-    gradient_norms_at_init_by_depth,
-    mlp_gradient_norms,
-    nuclear_norm_comparison,
-    sensing_sweep,
-)
+from core import SensingConfig, claim_experiments, load_mnist, run
 
 
-class ExperimentCache:
-    """Results keyed by the complete description of the experiment that made them."""
+class ExperimentResults:
+    """Results by experiment name, each computed on first request; a failure is kept and re-raised, not re-run."""
 
-    def __init__(self):
-        self._results: dict[Hashable, object] = {}
+    def __init__(self, configs: dict, device, mnist_root):
+        self.configs, self.device, self.mnist_root = configs, device, mnist_root
+        self._done: dict[str, tuple[bool, object]] = {}
+        self._mnist = None
 
-    def get(self, key: Hashable, run: Callable[[], object]):
-        if key not in self._results:
-            self._results[key] = run()
-        return self._results[key]
+    def _data(self):
+        if self._mnist is None:
+            self._mnist = load_mnist(self.mnist_root, self.device)
+        return self._mnist
+
+    def __getitem__(self, name: str):
+        if name not in self._done:
+            config = self.configs[name]
+            try:
+                data = None if isinstance(config, SensingConfig) else self._data()
+                self._done[name] = (True, run(config, self.device, data=data))
+            except Exception as err:  # noqa: BLE001 - re-raised below and for every later request
+                self._done[name] = (False, err)
+        ok, value = self._done[name]
+        if not ok:
+            raise value
+        return value
 
 
 @pytest.fixture(scope="session")
-def experiments() -> ExperimentCache:
-    return ExperimentCache()
-
-
-@pytest.fixture(scope="session")
-def mnist(pytestconfig, device):
-    """Verified MNIST on the run's device."""
-    return load_mnist(pytestconfig.getoption("mnist_root"), device)
+def results(pytestconfig, device, seed) -> ExperimentResults:
+    configs = claim_experiments(seed, pytestconfig.getoption("claim_seeds"))
+    return ExperimentResults(configs, device, pytestconfig.getoption("mnist_root"))
 
 
 @pytest.fixture
-def seed_offset() -> int:
-    """Which of the run's seeds an experiment uses; claims over several seeds parametrize it."""
-    return 0
-
-
-def _mlp(experiments, mnist, device, seed, **overrides):
-    key = ("mlp", seed, str(device), tuple(sorted(overrides.items())))
-    return experiments.get(key, lambda: mlp_gradient_norms(mnist, seed, device, **overrides))
+def mlp_history(results):
+    """Problem 1 at paper scale for the base seed: [128, 128, 128], PyTorch init, SGD lr 0.01, 40 epochs."""
+    return results["mlp"]
 
 
 @pytest.fixture
-def mlp_history(experiments, mnist, device, seed, seed_offset):
-    """Problem 1 at paper scale: [128, 128, 128], PyTorch init, SGD lr 0.01, batch 128, 40 epochs."""
-    return _mlp(experiments, mnist, device, seed + seed_offset)
+def claim_seed_histories(results):
+    """The same MLP for seeds base + 1 .. base + --claim-seeds."""
+    return [results[name] for name in results.configs if name.startswith("mlp-seed+")]
 
 
 @pytest.fixture
-def depth_init_history(experiments, mnist, device, seed, depth, init):
+def depth_probe(results, init):
+    """Gradient norms at initialization of width-128 MLPs of each probed depth."""
+    return results[f"depth-probe-{init}"]
+
+
+@pytest.fixture
+def depth_init_history(results, init, depth):
     """A `depth`-hidden-layer, width-128 MLP trained for 3 epochs from `init`."""
-    return _mlp(experiments, mnist, device, seed, hidden_sizes=(128,) * depth, init=init, epochs=3)
+    return results[f"depth-train-{init}-{depth}"]
 
 
 @pytest.fixture
-def init_norms_by_depth(experiments, mnist, device, seed, init) -> dict[int, torch.Tensor]:
-    """Per-layer gradient norms at initialization of width-128 MLPs of each depth in PROBE_DEPTHS."""
-    return experiments.get(("init-norms", init, seed, str(device)),
-                           lambda: gradient_norms_at_init_by_depth(mnist, init, seed, device))
-
-
-def _sweep(experiments, m_factor, seed, device):
-    return experiments.get(("sensing", m_factor, seed, str(device)), lambda: sensing_sweep(m_factor, seed, device))
-
-
-@pytest.fixture
-def sweep(experiments, device, seed, m_factor):
+def sensing(results, m_factor):
     """Problem 2 at paper scale: d=100, r=5, m = m_factor * d * r, every alpha plus the exact run."""
-    return _sweep(experiments, m_factor, seed, device)
+    return results[f"sensing-{m_factor}dr"]
 
 
 @pytest.fixture
-def nuclear_comparison(experiments, device, seed):
-    """Small-instance GD from small and large alpha, and the convex min-nuclear-norm interpolant."""
-    return experiments.get(("nuclear", seed, str(device)), lambda: nuclear_norm_comparison(seed, device))
+def sweeps(results) -> dict:
+    """Both paper-scale sensing results, keyed by m / (d r)."""
+    return {f: results[f"sensing-{f}dr"] for f in (10, 5)}
 
 
 @pytest.fixture
-def sweeps(experiments, device, seed) -> dict:
-    """Both paper-scale sweeps, keyed by m_factor (m = m_factor * d * r)."""
-    return {m: _sweep(experiments, m, seed, device) for m in sorted(SWEEP_STEPS, reverse=True)}
+def nuclear(results):
+    """d=30, r=2, m=90: GD from small and large alpha, and the convex min-nuclear-norm interpolant."""
+    return results["nuclear"]
+
+
+@pytest.fixture
+def threshold_runs(results) -> dict:
+    """The P1 sweep over m at d=40, r=2, keyed by m / (d r)."""
+    runs = [results[name] for name in results.configs if name.startswith("threshold-")]
+    return {round(result.config.m_per_dr): result for result in runs}

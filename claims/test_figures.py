@@ -34,19 +34,19 @@ def test_f2_gradient_norms(mlp_history):
 @figure_test
 def test_f3_exact_distance(sweeps):
     """F3: distance to X* of the exact R = r run, m = 10dr."""
-    return exact_distance_figure(sweeps[10], m_factor=10)
+    return exact_distance_figure(sweeps[10])
 
 
 @figure_test
 def test_f4_distance_by_alpha(sweeps):
     """F4: distance to X* per alpha, m = 10dr and 5dr."""
-    return alpha_distance_figure(sweeps)
+    return alpha_distance_figure(list(sweeps.values()))
 
 
 @figure_test
 def test_f5_singular_values(sweeps):
     """F5: top-10 singular values of U_t, small alpha and alpha = 0.1."""
-    return singular_value_figure(sweeps[10], m_factor=10)
+    return singular_value_figure(sweeps[10])
 
 
 def _last_layer_scaled(history, factor=1.05):

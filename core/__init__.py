@@ -1,6 +1,16 @@
 """Models, data and solvers behind the claims; the public API is re-exported here."""
 
 from ._convex import NuclearNormSolution, min_nuclear_norm_interpolant
+from ._experiments import (
+    DepthProbeConfig,
+    DepthProbeResult,
+    SensingConfig,
+    SensingResult,
+    claim_experiments,
+    resolve_device,
+    run,
+)
+from ._geometry import SensingThresholds, sensing_thresholds
 from ._mlp import (
     INITS,
     MLPConfig,
@@ -22,6 +32,8 @@ from ._mnist import (
     locate_mnist,
     verify_raw_files,
 )
+from ._predictions import initial_growth_spectrum, local_contraction_rate, local_hessian_eigenvalues
+from ._seeds import seeded_generator
 from ._sensing import (
     AlphaSweepResult,
     PackedSensingOperator,
@@ -37,6 +49,19 @@ from ._sensing import (
 )
 
 __all__ = [
+    "DepthProbeConfig",
+    "DepthProbeResult",
+    "SensingConfig",
+    "SensingResult",
+    "claim_experiments",
+    "resolve_device",
+    "run",
+    "SensingThresholds",
+    "sensing_thresholds",
+    "initial_growth_spectrum",
+    "local_contraction_rate",
+    "local_hessian_eigenvalues",
+    "seeded_generator",
     "INITS",
     "MLPConfig",
     "LayerBalance",

@@ -56,16 +56,16 @@ def write_figures(out: Path, seed: int, device, mnist_root, progress: ProgressLi
     """Run the three experiments behind F1-F5 once each and write the PNGs into `out`."""
     import matplotlib.style
 
-    from ._experiments import mlp_gradient_norms, sensing_sweep
+    from . import _experiments
     from ._figures import STYLE, all_figures, save_png
-    from ._mnist import load_mnist
 
-    history = mlp_gradient_norms(load_mnist(mnist_root, device), seed, device,
-                                 progress=progress.stage(f"MNIST MLP, seed {seed}, epoch"))
-    sweeps = {m: sensing_sweep(m, seed, device, progress=progress.stage(f"matrix sensing m = {m}dr, step"))
-              for m in (10, 5)}
+    configs = _experiments.claim_experiments(seed)
+    history = _experiments.run(configs["mlp"], device, mnist_root=mnist_root,
+                               progress=progress.stage(f"MNIST MLP, seed {seed}, epoch"))
+    sensing = [_experiments.run(configs[f"sensing-{m}dr"], device,
+                                progress=progress.stage(f"matrix sensing m = {m}dr, step")) for m in (10, 5)]
     with matplotlib.style.context(STYLE, after_reset=True):
-        figures = all_figures(history, sweeps)
+        figures = all_figures(history, sensing)
         return [save_png(figure, out / f"{name}.png") for name, figure in figures.items()]
 
 

@@ -1,27 +1,115 @@
-"""The paper-scale experiments behind the claims and the figures, each a function of seed and device."""
+"""Experiments as values: a frozen config goes in, and `run` returns a result that carries that config.
+
+The device is not part of a config: it changes how a result is computed, not what is asked for.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 import torch
 
 from ._convex import NuclearNormSolution, min_nuclear_norm_interpolant
-from ._mlp import MLPConfig, MLPHistory, build_mlp, initial_gradient_norms, train_mlp
-from ._mnist import MNIST
+from ._mlp import INITS, MLPConfig, build_mlp, initial_gradient_norms, train_mlp
+from ._mnist import MNIST, load_mnist
+from ._predictions import initial_growth_spectrum, local_contraction_rate
 from ._sensing import AlphaSweepResult, alpha_sweep, make_sensing_problem
 
 #: the handout's initialization scales for the over-parameterized runs
 PAPER_ALPHAS = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
 #: hidden-layer counts at which the gradient norms at initialization are probed (claim G4)
 PROBE_DEPTHS = (1, 2, 4, 6, 8, 10)
-SENSING_D, SENSING_R = 100, 5
-#: GD steps per measurement budget m = factor * d * r. At 5dr the bulk of the spectrum is
-#: resolved more slowly, so it gets the handout's longer horizon.
-SWEEP_STEPS = {10: 600, 5: 3000}
-#: Gunasekar et al. (2017) comparison: a small instance the convex solver handles in about a second
-NUCLEAR_D, NUCLEAR_R, NUCLEAR_M_FACTOR, NUCLEAR_STEPS = 30, 2, 3, 20_000
-NUCLEAR_ALPHAS = (1e-4, 1e-1)
+_DTYPES = {"float64": torch.float64, "float32": torch.float32}
+
+
+def _positive_int(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _positive_float(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+
+
+@dataclass(frozen=True)
+class SensingConfig:
+    """One matrix-sensing problem and GD from U_0 = alpha W for each alpha, plus the exact R = r run."""
+
+    d: int = 100
+    r: int = 5
+    m: int = 5000
+    alphas: tuple[float, ...] = PAPER_ALPHAS
+    steps: int = 600
+    eta: float = 0.1
+    seed: int = 0
+    exact_init_scale: float = 1e-3
+    top_k: int = 10
+    dtype: str = "float64"
+    #: also solve the minimum-nuclear-norm SDP with cvxpy (dense: meant for d around 30)
+    convex: bool = False
+
+    def __post_init__(self):
+        object.__setattr__(self, "alphas", tuple(float(a) for a in self.alphas))
+        for name in ("d", "r", "m", "steps", "top_k"):
+            _positive_int(name, getattr(self, name))
+        if self.r > self.d:
+            raise ValueError(f"rank r={self.r} exceeds d={self.d}")
+        if not self.alphas:
+            raise ValueError("alphas is empty: give at least one initialization scale")
+        for alpha in self.alphas:
+            _positive_float("alpha", alpha)
+        _positive_float("eta", self.eta)
+        _positive_float("exact_init_scale", self.exact_init_scale)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ValueError(f"seed must be an integer, got {self.seed!r}")
+        if self.dtype not in _DTYPES:
+            raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {self.dtype!r}")
+
+    @property
+    def m_per_dr(self) -> float:
+        """Measurements per degree-of-freedom scale d r (the handout's 10 means m = 10dr)."""
+        return self.m / (self.d * self.r)
+
+
+@dataclass(frozen=True)
+class SensingResult:
+    """The sweep, with the predictions computed from the same problem before its runs are looked at."""
+
+    config: SensingConfig
+    sweep: AlphaSweepResult
+    growth_spectrum: torch.Tensor  # top eigenvalues mu_k of M = (1/m) sum_i y_i S_i
+    exact_local_rate: float  # 1 - lr h_min of the exact run at its final iterate
+    convex: NuclearNormSolution | None = None
+
+
+@dataclass(frozen=True)
+class DepthProbeConfig:
+    """Gradient norms at initialization of width-`width` MLPs, one per depth (claim G4)."""
+
+    init: str = "pytorch"
+    depths: tuple[int, ...] = PROBE_DEPTHS
+    width: int = 128
+    seed: int = 0
+    batches: int = 10
+
+    def __post_init__(self):
+        object.__setattr__(self, "depths", tuple(self.depths))
+        if self.init not in INITS:
+            raise ValueError(f"unknown init {self.init!r}; choose one of {INITS}")
+        if not self.depths:
+            raise ValueError("depths is empty")
+        for name, value in [("depth", d) for d in self.depths] + [("width", self.width), ("batches", self.batches)]:
+            _positive_int(name, value)
+
+
+@dataclass(frozen=True)
+class DepthProbeResult:
+    """Per-layer gradient norms at initialization, keyed by depth."""
+
+    config: DepthProbeConfig
+    norms: dict[int, torch.Tensor] = field(hash=False)
 
 
 def resolve_device(name: str | None = None) -> torch.device:
@@ -35,45 +123,63 @@ def resolve_device(name: str | None = None) -> torch.device:
     return device
 
 
-def mlp_gradient_norms(data: MNIST, seed: int = 0, device="cpu", progress=None, **overrides) -> MLPHistory:
-    """Problem 1: the handout's MLP and SGD settings unless `overrides` change them."""
-    return train_mlp(MLPConfig(seed=seed, **overrides), data, device, progress=progress)
+def _run_sensing(config: SensingConfig, device, progress) -> SensingResult:
+    problem = make_sensing_problem(config.d, config.r, config.m, config.seed, device, _DTYPES[config.dtype])
+    growth = initial_growth_spectrum(problem, config.top_k).cpu()
+    sweep = alpha_sweep(problem, config.alphas, config.steps, seed=config.seed, eta=config.eta,
+                        exact_init_scale=config.exact_init_scale, top_k=config.top_k, progress=progress)
+    exact = sweep.exact_trace
+    rate = local_contraction_rate(problem, exact.final_u, float(exact.lr))
+    convex = min_nuclear_norm_interpolant(problem) if config.convex else None
+    return SensingResult(config, sweep, growth, rate, convex)
 
 
-def gradient_norms_at_init_by_depth(data: MNIST, init: str, seed: int = 0, device="cpu") -> dict[int, torch.Tensor]:
-    """Per-layer gradient norms at initialization of width-128 MLPs, for each depth in PROBE_DEPTHS."""
+def _run_depth_probe(config: DepthProbeConfig, data: MNIST, device) -> DepthProbeResult:
     norms = {}
-    for depth in PROBE_DEPTHS:
-        config = MLPConfig(hidden_sizes=(128,) * depth, init=init, seed=seed)
-        model = build_mlp(config.hidden_sizes, init, config.seed).to(device)
-        norms[depth] = initial_gradient_norms(model, data, config)
-    return norms
+    for depth in config.depths:
+        mlp = MLPConfig(hidden_sizes=(config.width,) * depth, init=config.init, seed=config.seed,
+                        init_batches=config.batches)
+        model = build_mlp(mlp.hidden_sizes, mlp.init, mlp.seed).to(device)
+        norms[depth] = initial_gradient_norms(model, data, mlp)
+    return DepthProbeResult(config, norms)
 
 
-def sensing_sweep(m_factor: int, seed: int = 0, device="cpu", progress=None) -> AlphaSweepResult:
-    """Problem 2: GD for every alpha in PAPER_ALPHAS plus the exact R = r run, at m = m_factor * d * r."""
-    if m_factor not in SWEEP_STEPS:
-        raise ValueError(f"m_factor must be one of {sorted(SWEEP_STEPS)}, got {m_factor}")
-    problem = make_sensing_problem(SENSING_D, SENSING_R, m_factor * SENSING_D * SENSING_R, seed, device)
-    return alpha_sweep(problem, PAPER_ALPHAS, SWEEP_STEPS[m_factor], seed=seed, progress=progress)
+def run(config, device="cpu", data: MNIST | None = None, mnist_root=None, progress=None):
+    """Compute the result of `config` on `device`; MNIST experiments load `data` from `mnist_root` if not given."""
+    if isinstance(config, SensingConfig):
+        return _run_sensing(config, device, progress)
+    if isinstance(config, (MLPConfig, DepthProbeConfig)):
+        data = data if data is not None else load_mnist(mnist_root, device)
+        if isinstance(config, MLPConfig):
+            return train_mlp(config, data, device, progress=progress)
+        return _run_depth_probe(config, data, device)
+    raise TypeError(f"no experiment for config of type {type(config).__name__}")
 
 
-@dataclass(frozen=True)
-class NuclearNormComparison:
-    """GD from small and large alpha next to the convex minimum-nuclear-norm interpolant."""
+#: m / (d r) of the two paper-scale sweeps and their horizons T; at 5dr the bulk of the spectrum is
+#: resolved more slowly, so it gets the handout's longer horizon
+PAPER_SWEEPS = {10: 600, 5: 3000}
+#: below the d=30, r=2 nuclear-norm recovery threshold (about 107 measurements, see core._geometry)
+NUCLEAR_COMPARISON = dict(d=30, r=2, m=90, alphas=(1e-4, 0.3), steps=20_000, convex=True)
+#: the uniqueness sweep (claim P1) runs at d=40, r=2, where the thresholds sit at m/dr ~ 1.9 and 5.6
+THRESHOLD_SWEEP = dict(d=40, r=2, alphas=(1e-4, 0.1), steps=4000)
+THRESHOLD_M_PER_DR = (2, 3, 5, 6, 10)
+#: (init, depth) of the 3-epoch trainability runs of claim G4
+DEPTH_TRAINING = (("pytorch", 3), ("pytorch", 10), ("he", 3), ("he", 10))
 
-    sweep: AlphaSweepResult
-    convex: NuclearNormSolution
 
-    def rel_distance_to_convex(self, alpha: float) -> float:
-        """||U_T U_T^T - X_cvx||_F / ||X_cvx||_F for the run from this alpha."""
-        u = self.sweep.alpha_trace(alpha).final_u
-        return float(torch.linalg.matrix_norm(u @ u.T - self.convex.x) / torch.linalg.matrix_norm(self.convex.x))
-
-
-def nuclear_norm_comparison(seed: int = 0, device="cpu", progress=None) -> NuclearNormComparison:
-    """Beyond the handout: does small-alpha GD find the minimum-nuclear-norm interpolant?"""
-    m = NUCLEAR_M_FACTOR * NUCLEAR_D * NUCLEAR_R
-    problem = make_sensing_problem(NUCLEAR_D, NUCLEAR_R, m, seed, device)
-    sweep = alpha_sweep(problem, NUCLEAR_ALPHAS, NUCLEAR_STEPS, seed=seed, progress=progress)
-    return NuclearNormComparison(sweep, min_nuclear_norm_interpolant(problem))
+def claim_experiments(seed: int = 0, claim_seeds: int = 3) -> dict[str, object]:
+    """Every experiment the claims and figures use, by name; seeds move with the base seed."""
+    _positive_int("claim_seeds", claim_seeds)
+    experiments: dict[str, object] = {"mlp": MLPConfig(seed=seed)}
+    experiments.update({f"mlp-seed+{k}": MLPConfig(seed=seed + k) for k in range(1, claim_seeds + 1)})
+    experiments.update({f"depth-probe-{init}": DepthProbeConfig(init=init, seed=seed) for init in INITS})
+    experiments.update({f"depth-train-{init}-{depth}": MLPConfig(hidden_sizes=(128,) * depth, init=init,
+                                                                 epochs=3, seed=seed)
+                        for init, depth in DEPTH_TRAINING})
+    experiments.update({f"sensing-{f}dr": SensingConfig(m=f * 100 * 5, steps=steps, seed=seed)
+                        for f, steps in PAPER_SWEEPS.items()})
+    experiments["nuclear"] = SensingConfig(seed=seed, **NUCLEAR_COMPARISON)
+    experiments.update({f"threshold-{f}dr": SensingConfig(m=f * 40 * 2, seed=seed, **THRESHOLD_SWEEP)
+                        for f in THRESHOLD_M_PER_DR})
+    return experiments

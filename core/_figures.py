@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.figure import Figure
 
 from ._files import atomic_writer
 from ._mlp import MLPHistory
-from ._sensing import AlphaSweepResult
+
+if TYPE_CHECKING:
+    from ._experiments import SensingResult
 
 #: mpl20 defaults plus the few settings the figures rely on; the CLI and the image tests both draw under it
 STYLE = ["default", {"axes.grid": True, "grid.alpha": 0.35, "legend.fontsize": "small", "axes.titlesize": "medium"}]
@@ -91,40 +94,43 @@ def _distance_axes(axes, title: str, decades: float = 0.1) -> None:
     _pin_ylim([axes], log=True, decades=decades)
 
 
-def _m_label(sweep: AlphaSweepResult, m_factor: int | None) -> str:
-    return f"m = {m_factor}dr" if m_factor is not None else f"rank r = {sweep.rank}"
+def _m_label(result: SensingResult) -> str:
+    return f"m = {result.config.m_per_dr:g}dr"
 
 
-def exact_distance_figure(sweep: AlphaSweepResult, m_factor: int | None = None) -> Figure:
+def exact_distance_figure(result: SensingResult) -> Figure:
     """F3: distance to X* against step for the exactly parameterized run (R = r)."""
+    sweep = result.sweep
     figure, (axes,) = _new_figure(_SINGLE)
     distance = _numpy(sweep.exact_trace.distance)
     axes.plot(np.arange(len(distance)), distance, color="C3",
               label=f"R = r = {sweep.rank}, $U_0$ scale {sweep.exact_init_scale:g}")
     # The curve ends on float64 rounding noise (~5e-16) whose level moved by -9% to +5% when the same run
     # went through other kernels; limits rounded to whole decades keep that noise from moving the axis.
-    _distance_axes(axes, f"F3: exact parameterization, {_m_label(sweep, m_factor)}", decades=1.0)
+    _distance_axes(axes, f"F3: exact parameterization, {_m_label(result)}", decades=1.0)
     axes.legend(loc="upper right")
     return figure
 
 
-def alpha_distance_figure(sweeps: dict[int, AlphaSweepResult]) -> Figure:
+def alpha_distance_figure(results: list[SensingResult]) -> Figure:
     """F4: distance to X* against step, one line per alpha, one panel per measurement budget m."""
-    figure, panels = _new_figure(_DOUBLE, len(sweeps))
+    figure, panels = _new_figure(_DOUBLE, len(results))
     # Larger budget on the left: 10dr is the well-posed case the 5dr panel is read against.
-    for axes, (m_factor, sweep) in zip(panels, sorted(sweeps.items(), reverse=True)):
+    for axes, result in zip(panels, sorted(results, key=lambda r: r.config.m, reverse=True)):
+        sweep = result.sweep
         for index, alpha in enumerate(sweep.alphas):
             distance = _numpy(sweep.alpha_trace(alpha).distance)
             axes.plot(np.arange(len(distance)), distance, color=f"C{index}", label=_alpha_label(alpha))
-        _distance_axes(axes, f"m = {m_factor}dr, R = d = {sweep.x_star.shape[0]}")
+        _distance_axes(axes, f"{_m_label(result)}, R = d = {result.config.d}")
     _shared_legend(figure, panels[0], ncols=len(panels[0].lines))
     figure.suptitle("F4: over-parameterized GD from $U_0 = \\alpha W$")
     return figure
 
 
-def singular_value_figure(sweep: AlphaSweepResult, small_alpha: float | None = None, large_alpha: float = 0.1,
-                          m_factor: int | None = None) -> Figure:
+def singular_value_figure(result: SensingResult, small_alpha: float | None = None,
+                          large_alpha: float = 0.1) -> Figure:
     """F5: the top singular values of U_t against step, for a small alpha (default the smallest) and alpha = 0.1."""
+    sweep = result.sweep
     small_alpha = min(sweep.alphas) if small_alpha is None else small_alpha
     # A shared y axis shows the small-alpha gap between signal and noise directions against the large-alpha one.
     figure, panels = _new_figure(_DOUBLE, 2, sharey=True)
@@ -139,18 +145,19 @@ def singular_value_figure(sweep: AlphaSweepResult, small_alpha: float | None = N
     panels[0].set_ylabel(r"singular value of $U_t$")
     _pin_ylim(panels, log=True)
     _shared_legend(figure, panels[0], ncols=values.shape[1])
-    figure.suptitle(f"F5: top-{values.shape[1]} singular values of $U_t$, {_m_label(sweep, m_factor)}")
+    figure.suptitle(f"F5: top-{values.shape[1]} singular values of $U_t$, {_m_label(result)}")
     return figure
 
 
-def all_figures(history: MLPHistory, sweeps: dict[int, AlphaSweepResult]) -> dict[str, Figure]:
-    """F1-F5 keyed by their file stem; F3 and F5 use the m = 10dr sweep."""
+def all_figures(history: MLPHistory, sensing: list[SensingResult]) -> dict[str, Figure]:
+    """F1-F5 keyed by their file stem; F3 and F5 use the sweep with the most measurements."""
+    largest = max(sensing, key=lambda r: r.config.m)
     return {
         "F1_nll": nll_figure(history),
         "F2_gradient_norms": gradient_norm_figure(history),
-        "F3_exact_distance": exact_distance_figure(sweeps[10], m_factor=10),
-        "F4_distance_by_alpha": alpha_distance_figure(sweeps),
-        "F5_singular_values": singular_value_figure(sweeps[10], m_factor=10),
+        "F3_exact_distance": exact_distance_figure(largest),
+        "F4_distance_by_alpha": alpha_distance_figure(sensing),
+        "F5_singular_values": singular_value_figure(largest),
     }
 
 

@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 import core.__main__ as cli
-from core import MLPConfig, MLPHistory, alpha_sweep, make_sensing_problem
+from core import MLPConfig, MLPHistory, SensingConfig, run
 from core._figures import (
     all_figures,
     alpha_distance_figure,
@@ -38,7 +38,7 @@ def history() -> MLPHistory:
 @pytest.fixture(scope="module")
 def sweeps() -> dict:
     """Two real but tiny sweeps (d = 12, r = 2) standing in for m = 10dr and m = 5dr."""
-    return {m: alpha_sweep(make_sensing_problem(12, 2, m * 12 * 2, seed=1), ALPHAS, STEPS, seed=1) for m in (10, 5)}
+    return {m: run(SensingConfig(d=12, r=2, m=m * 12 * 2, alphas=ALPHAS, steps=STEPS, seed=1)) for m in (10, 5)}
 
 
 def legend_labels(figure) -> list[str]:
@@ -53,7 +53,7 @@ def titles(figure) -> str:
 
 @pytest.fixture
 def every_figure(history, sweeps):
-    return all_figures(history, sweeps)
+    return all_figures(history, list(sweeps.values()))
 
 
 def test_all_figures_are_named_f1_to_f5(every_figure):
@@ -71,7 +71,7 @@ def test_every_figure_has_title_axis_labels_and_legend(every_figure):
 
 def test_figures_leave_pyplot_state_alone(history, sweeps):
     before = plt.get_fignums()
-    all_figures(history, sweeps)
+    all_figures(history, list(sweeps.values()))
     assert plt.get_fignums() == before
 
 
@@ -95,15 +95,15 @@ def test_f2_has_one_line_per_layer_named_in_the_legend(history):
 
 
 def test_f3_is_the_exact_run_on_a_log_axis(sweeps):
-    ax = exact_distance_figure(sweeps[10], m_factor=10).axes[0]
+    ax = exact_distance_figure(sweeps[10]).axes[0]
     assert ax.get_yscale() == "log" and "10dr" in ax.get_title()
     (line,) = ax.lines
-    np.testing.assert_allclose(line.get_ydata(), sweeps[10].exact_trace.distance.numpy())
+    np.testing.assert_allclose(line.get_ydata(), sweeps[10].sweep.exact_trace.distance.numpy())
     assert "R = r = 2" in legend_labels(ax.figure)[0]
 
 
 def test_f4_puts_step_on_x_with_one_line_per_alpha_per_panel(sweeps):
-    figure = alpha_distance_figure(sweeps)
+    figure = alpha_distance_figure(list(sweeps.values()))
     assert len(figure.axes) == 2
     assert ["10dr" in figure.axes[0].get_title(), "5dr" in figure.axes[1].get_title()] == [True, True]
     for ax, m in zip(figure.axes, (10, 5)):
@@ -111,17 +111,17 @@ def test_f4_puts_step_on_x_with_one_line_per_alpha_per_panel(sweeps):
         assert len(ax.lines) == len(ALPHAS)
         # t on x (the original notebook had the axes swapped): x is the step index, y the distance.
         np.testing.assert_allclose(ax.lines[0].get_xdata(), np.arange(STEPS + 1))
-        np.testing.assert_allclose(ax.lines[0].get_ydata(), sweeps[m].alpha_trace(ALPHAS[0]).distance.numpy())
+        np.testing.assert_allclose(ax.lines[0].get_ydata(), sweeps[m].sweep.alpha_trace(ALPHAS[0]).distance.numpy())
     assert len(legend_labels(figure)) == len(ALPHAS)
 
 
 def test_f5_shows_top_singular_values_for_small_alpha_and_0_1(sweeps):
-    figure = singular_value_figure(sweeps[10], m_factor=10)
+    figure = singular_value_figure(sweeps[10])
     small, large = figure.axes
     assert "10^{-4}" in small.get_title() and "10^{-1}" in large.get_title()
     assert len(small.lines) == len(large.lines) == 10
     assert small.get_yscale() == "log" and small.get_shared_y_axes().joined(small, large)
-    np.testing.assert_allclose(large.lines[0].get_ydata(), sweeps[10].alpha_trace(0.1).singular_values[:, 0].numpy())
+    np.testing.assert_allclose(large.lines[0].get_ydata(), sweeps[10].sweep.alpha_trace(0.1).singular_values[:, 0].numpy())
     assert len(legend_labels(figure)) == 10
 
 
@@ -142,8 +142,9 @@ def test_cli_writes_all_five_pngs(history, sweeps, tmp_path, monkeypatch):
     import core._mnist
 
     monkeypatch.setattr(core._mnist, "load_mnist", lambda root, device: None)
-    monkeypatch.setattr(core._experiments, "mlp_gradient_norms", lambda data, seed, device, progress: history)
-    monkeypatch.setattr(core._experiments, "sensing_sweep", lambda m, seed, device, progress: sweeps[m])
+    fake = {"mlp": history, "sensing-10dr": sweeps[10], "sensing-5dr": sweeps[5]}
+    by_config = {config: fake[name] for name, config in core._experiments.claim_experiments(0).items() if name in fake}
+    monkeypatch.setattr(core._experiments, "run", lambda config, device, **kwargs: by_config[config])
     assert cli.main(["figures", "--out", str(tmp_path / "new"), "--device", "cpu"]) == 0
     assert sorted(p.name for p in (tmp_path / "new").iterdir()) == [
         "F1_nll.png", "F2_gradient_norms.png", "F3_exact_distance.png", "F4_distance_by_alpha.png",
