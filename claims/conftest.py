@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from claims._figure_policy import BASELINE_DEVICE, BASELINE_SEED
 from core import SensingConfig, claim_experiments, load_mnist, run
 
 
@@ -87,3 +88,11 @@ def threshold_runs(results) -> dict:
     """The P1 sweep over m at d=40, r=2, keyed by m / (d r)."""
     runs = [results[name] for name in results.configs if name.startswith("threshold-")]
     return {round(result.config.m_per_dr): result for result in runs}
+
+
+@pytest.fixture
+def baseline_run(seed, device):
+    """Skip an image test unless this run uses the seed and device its baselines were drawn from."""
+    if seed != BASELINE_SEED or device.type != BASELINE_DEVICE:
+        pytest.skip(f"baselines are seed {BASELINE_SEED} on {BASELINE_DEVICE}; this run is seed {seed} on "
+                    f"{device.type}, so its curves are not comparable (run with --seed {BASELINE_SEED})")

@@ -19,31 +19,31 @@ from core._figures import (
 )
 
 
-@figure_test
+@figure_test("F1_nll")
 def test_f1_nll(mlp_history):
     """F1: train and test NLL against epoch."""
     return nll_figure(mlp_history)
 
 
-@figure_test
+@figure_test("F2_gradient_norms")
 def test_f2_gradient_norms(mlp_history):
     """F2: per-layer gradient norms against epoch."""
     return gradient_norm_figure(mlp_history)
 
 
-@figure_test
+@figure_test("F3_exact_distance")
 def test_f3_exact_distance(sweeps):
     """F3: distance to X* of the exact R = r run, m = 10dr."""
     return exact_distance_figure(sweeps[10])
 
 
-@figure_test
+@figure_test("F4_distance_by_alpha")
 def test_f4_distance_by_alpha(sweeps):
     """F4: distance to X* per alpha, m = 10dr and 5dr."""
     return alpha_distance_figure(list(sweeps.values()))
 
 
-@figure_test
+@figure_test("F5_singular_values")
 def test_f5_singular_values(sweeps):
     """F5: top-10 singular values of U_t, small alpha and alpha = 0.1."""
     return singular_value_figure(sweeps[10])
@@ -60,9 +60,9 @@ def _compare(baseline: Path, rendered: Path):
     return compare_images(str(baseline), str(rendered), tol=TOLERANCE, in_decorator=True)
 
 
-def test_baseline_comparison_catches_a_planted_change(mlp_history, tmp_path):
+def test_baseline_comparison_catches_a_planted_change(baseline_run, mlp_history, tmp_path):
     """F2's committed baseline accepts the real rendering and rejects one with the last layer's curve 5% higher."""
-    baseline = Path(__file__).parent / BASELINE_DIR / "test_f2_gradient_norms.png"
+    baseline = Path(__file__).parent / BASELINE_DIR / "F2_gradient_norms.png"
     assert baseline.is_file(), f"{baseline} is missing; generate it (see this module's docstring)"
     render_png(lambda: gradient_norm_figure(mlp_history), tmp_path / "real.png")
     render_png(lambda: _last_layer_scaled(mlp_history), tmp_path / "planted.png")

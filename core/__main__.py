@@ -1,44 +1,41 @@
-"""Command line: `python -m core figures --out DIR` runs the paper-scale experiments and writes F1-F5."""
+"""Command line: run any experiment, or the named ones behind the claims, and write its result and figures.
+
+    python -m core run mlp --hidden-sizes 256,256 --epochs 5 --init he --seed 3 --out DIR
+    python -m core run sensing --d 100 --r 5 --m 2500 --alphas 1e-4,1e-2 --steps 1000 --out DIR
+    python -m core run sensing-5dr --out DIR          (a named experiment; `python -m core list` names them)
+    python -m core figures --out DIR                  (F1-F5 from the claims' seed-N experiments)
+"""
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 EXIT_FAILED = 1  # usage errors exit 2 through argparse
 
 
-class ProgressLine:
-    """One status line per experiment on stderr, redrawn in place on a terminal."""
+def _ints(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    return values
 
-    def __init__(self, stream=None):
-        self.stream = stream or sys.stderr
-        self.interactive = self.stream.isatty()
 
-    def stage(self, label: str):
-        """Callback `progress(done, total)` for one experiment, cheap enough to call every step."""
-        started, shown = time.monotonic(), [-1]
-
-        def progress(done: int, total: int) -> None:
-            # Redraw only when the shown number changes: per-step calls must not cost a write each.
-            percent = 100 * done // max(total, 1)
-            step = 1 if self.interactive else 25
-            if percent // step == shown[0] and done < total:
-                return
-            shown[0] = percent // step
-            text = f"{label}: {done}/{total} ({percent}%), {time.monotonic() - started:.0f} s"
-            end = "\n" if done >= total or not self.interactive else ""
-            self.stream.write(("\r\033[K" if self.interactive else "") + text + end)
-            self.stream.flush()
-
-        return progress
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    return values
 
 
 def _output_dir(path: str) -> Path:
     """The output directory, created if needed; raises ValueError with the reason it cannot be used."""
+    import tempfile
+
     out = Path(path)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {path}: exists and is not a directory")
@@ -52,50 +49,196 @@ def _output_dir(path: str) -> Path:
     return out
 
 
-def write_figures(out: Path, seed: int, device, mnist_root, progress: ProgressLine) -> list[Path]:
-    """Run the three experiments behind F1-F5 once each and write the PNGs into `out`."""
-    import matplotlib.style
-
-    from . import _experiments
-    from ._figures import STYLE, all_figures, save_png
-
-    configs = _experiments.claim_experiments(seed)
-    history = _experiments.run(configs["mlp"], device, mnist_root=mnist_root,
-                               progress=progress.stage(f"MNIST MLP, seed {seed}, epoch"))
-    sensing = [_experiments.run(configs[f"sensing-{m}dr"], device,
-                                progress=progress.stage(f"matrix sensing m = {m}dr, step")) for m in (10, 5)]
-    with matplotlib.style.context(STYLE, after_reset=True):
-        figures = all_figures(history, sensing)
-        return [save_png(figure, out / f"{name}.png") for name, figure in figures.items()]
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", required=True, metavar="DIR", help="directory for the outputs (created if missing)")
+    parser.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
+    parser.add_argument("--mnist-root", default=None, metavar="DIR",
+                        help="torchvision-style root holding MNIST/raw/ (overrides $MNIST_ROOT)")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m core", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m core", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    figures = commands.add_parser("figures", help="run the experiments and write figures F1-F5 as PNG")
-    figures.add_argument("--out", required=True, metavar="DIR", help="directory for the PNGs (created if missing)")
+
+    named = commands.add_parser("run", help="run `mlp`, `sensing` or a named experiment (see `list`)")
+    named.add_argument("experiment", help="mlp, sensing, or a name from `python -m core list`")
+    named.add_argument("--seed", type=int, default=None, help="seed (default 0)")
+    _common(named)
+    mlp_options = named.add_argument_group("mlp")
+    mlp_options.add_argument("--hidden-sizes", type=_ints, help="comma-separated widths (default 128,128,128)")
+    mlp_options.add_argument("--init", help="pytorch or he (default pytorch)")
+    mlp_options.add_argument("--epochs", type=int, help="default 40")
+    mlp_options.add_argument("--lr", type=float, help="SGD learning rate (default 0.01)")
+    mlp_options.add_argument("--batch-size", type=int, help="default 128")
+    sensing_options = named.add_argument_group("sensing")
+    for name, kind in (("d", int), ("r", int), ("m", int), ("steps", int), ("eta", float)):
+        sensing_options.add_argument(f"--{name}", type=kind, help="default: the handout's")
+    sensing_options.add_argument("--alphas", type=_floats, help="comma-separated initialization scales")
+
+    figures = commands.add_parser("figures", help="run the claims' experiments and write figures F1-F5 as PNG")
     figures.add_argument("--seed", type=int, default=0, help="base seed, as in `pytest claims --seed` (default 0)")
-    figures.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
-    figures.add_argument("--mnist-root", default=None, metavar="DIR",
-                         help="torchvision-style root holding MNIST/raw/ (overrides $MNIST_ROOT)")
+    _common(figures)
+    commands.add_parser("list", help="list the named experiments the claims use")
     return parser
+
+
+_MLP_FIELDS = ("hidden_sizes", "init", "epochs", "lr", "batch_size")
+_SENSING_FIELDS = ("d", "r", "m", "steps", "eta", "alphas")
+
+
+def _config(args):
+    """The config the arguments ask for; ValueError (with the offending value) for a bad one."""
+    from . import _experiments
+    from ._mlp import MLPConfig
+
+    given = lambda names: {n: getattr(args, n) for n in names if getattr(args, n) is not None}  # noqa: E731
+    seed = {} if args.seed is None else {"seed": args.seed}
+    if args.experiment == "mlp":
+        _reject(args, _SENSING_FIELDS, "mlp")
+        return "mlp", MLPConfig(**given(_MLP_FIELDS), **seed)
+    if args.experiment == "sensing":
+        _reject(args, _MLP_FIELDS, "sensing")
+        options = given(_SENSING_FIELDS)
+        if "m" not in options:  # the handout's budget, m = 10 d r, for whatever d and r were chosen
+            options["m"] = 10 * options.get("d", 100) * options.get("r", 5)
+        return "sensing", _experiments.SensingConfig(**options, **seed)
+    named = _experiments.claim_experiments(args.seed or 0)
+    if args.experiment not in named:
+        raise ValueError(f"unknown experiment {args.experiment!r}; choose mlp, sensing or one of: {', '.join(named)}")
+    _reject(args, _MLP_FIELDS + _SENSING_FIELDS, args.experiment)
+    return args.experiment, named[args.experiment]
+
+
+def _reject(args, fields, experiment) -> None:
+    extra = [f"--{f.replace('_', '-')}" for f in fields if getattr(args, f) is not None]
+    if extra:
+        raise ValueError(f"{', '.join(extra)} do not apply to {experiment}")
+
+
+def _summary(result) -> list[str]:
+    from ._experiments import SensingResult
+
+    if isinstance(result, SensingResult):
+        sweep, config = result.sweep, result.config
+        lines = [f"sensing d={config.d} r={config.r} m={config.m} ({config.m_per_dr:g}dr), T={config.steps}, "
+                 f"seed {config.seed}"]
+        for alpha in sweep.alphas:
+            trace = sweep.alpha_trace(alpha)
+            lines.append(f"  alpha={alpha:<8g} rel. distance {trace.rel_distance[-1]:.3e}  loss {trace.loss[-1]:.3e}")
+        exact = sweep.exact_trace
+        lines.append(f"  exact R=r      rel. distance {exact.rel_distance[-1]:.3e}  loss {exact.loss[-1]:.3e}")
+        return lines
+    if hasattr(result, "grad_norms"):
+        config = result.config
+        norms = ", ".join(f"{v:.3g}" for v in result.grad_norms[-1].tolist())
+        return [f"mlp {config.hidden_sizes} init={config.init} seed {config.seed}, {config.epochs} epochs",
+                f"  test accuracy {result.test_accuracy[-1]:.4f}, train NLL {result.train_nll[-1]:.4f}",
+                f"  last-epoch gradient norms per layer: {norms}"]
+    return [f"{type(result).__name__}: " + ", ".join(f"depth {d}: {n.mean():.3g}" for d, n in result.norms.items())]
+
+
+def _save(name: str, result, out: Path) -> list[Path]:
+    """The result's arrays as NPZ, its config and summary as JSON, and its figures as PNG."""
+    import dataclasses
+    import io
+    import json
+
+    import matplotlib.style
+    import numpy as np
+
+    from ._figures import RENDER_STYLE, result_figures, save_png
+    from ._files import atomic_writer
+
+    arrays = {}
+
+    def collect(prefix, value):
+        if hasattr(value, "detach"):
+            arrays[prefix] = value.detach().cpu().numpy()
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type) and prefix != "config":
+            for f in dataclasses.fields(value):
+                collect(f"{prefix}.{f.name}".lstrip("."), getattr(value, f.name))
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                collect(f"{prefix}.{key}", item)
+
+    collect("", result)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    written = []
+    with atomic_writer(out / f"{name}.npz") as handle:
+        handle.write(buffer.getvalue())
+    written.append(out / f"{name}.npz")
+    record = {"experiment": name, "config": _plain(dataclasses.asdict(result.config)),
+              "summary": _summary(result)}
+    with atomic_writer(out / f"{name}.json", "w") as handle:
+        handle.write(json.dumps(record, indent=2) + "\n")
+    written.append(out / f"{name}.json")
+    with matplotlib.style.context(RENDER_STYLE, after_reset=True):
+        for stem, figure in result_figures(result).items():
+            written.append(save_png(figure, out / f"{stem}.png"))
+    return written
+
+
+def _plain(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _run(args, out, device) -> list[Path]:
+    from ._experiments import run
+    from ._progress import progress_bar
+
+    name, config = _config(args)
+    unit = "epoch" if hasattr(config, "epochs") else "step"
+    result = run(config, device, mnist_root=args.mnist_root, progress=progress_bar(name, unit))
+    print("\n".join(_summary(result)))
+    return _save(name, result, out)
+
+
+def _figures(args, out, device) -> list[Path]:
+    import matplotlib.style
+
+    from . import _experiments
+    from ._figures import RENDER_STYLE, all_figures, save_png
+    from ._progress import progress_bar
+
+    configs = _experiments.claim_experiments(args.seed)
+    history = _experiments.run(configs["mlp"], device, mnist_root=args.mnist_root,
+                               progress=progress_bar(f"MNIST MLP seed {args.seed}", "epoch"))
+    sensing = [_experiments.run(configs[f"sensing-{m}dr"], device, progress=progress_bar(f"sensing {m}dr"))
+               for m in (10, 5)]
+    with matplotlib.style.context(RENDER_STYLE, after_reset=True):
+        figures = all_figures(history, sensing)
+        return [save_png(figure, out / f"{name}.png") for name, figure in figures.items()]
 
 
 def main(argv=None) -> int:
     """Entry point; returns the process exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command == "list":
+        from ._experiments import claim_experiments
+
+        for name, config in claim_experiments(0).items():
+            print(f"{name:24s} {config}")
+        return 0
     try:
         from ._experiments import resolve_device
 
         out, device = _output_dir(args.out), resolve_device(args.device)
+        if args.command == "run":
+            _config(args)  # reject a bad config before any work starts
     except ValueError as err:
         parser.error(str(err))  # exits with status 2
     from ._mnist import MNISTUnavailable
     from ._sensing import SensingDivergenceError
 
     try:
-        written = write_figures(out, args.seed, device, args.mnist_root, ProgressLine())
+        written = (_run if args.command == "run" else _figures)(args, out, device)
     except (MNISTUnavailable, SensingDivergenceError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_FAILED

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import matplotlib as mpl
+import matplotlib.testing
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -17,6 +20,24 @@ if TYPE_CHECKING:
 
 #: mpl20 defaults plus the few settings the figures rely on; the CLI and the image tests both draw under it
 STYLE = ["default", {"axes.grid": True, "grid.alpha": 0.35, "legend.fontsize": "small", "axes.titlesize": "medium"}]
+
+
+def _matplotlib_test_rc() -> dict:
+    """The rcParams matplotlib's own image tests pin (font family, hinting), as they differ from the defaults."""
+    with mpl.rc_context(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", mpl.MatplotlibDeprecationWarning)  # rcdefaults touches deprecated keys
+        mpl.rcdefaults()
+        defaults = dict(mpl.rcParams)
+        matplotlib.testing.set_font_settings_for_testing()
+        matplotlib.testing.set_reproducibility_for_testing()
+        # matplotlib 3.11 pins font.family "DejaVu Sans" (the default font, by name) and keeps text.hinting
+        # "default"; older versions pinned text.hinting "none" with hinting_factor 8, and get that here.
+        return {k: v for k, v in mpl.rcParams.items() if v != defaults[k]}
+
+
+#: what every figure is drawn under, by the CLI and the image tests alike: STYLE plus matplotlib's test fonts,
+#: so a PNG from `python -m core` can be compared with, or replace, a baseline
+RENDER_STYLE = [*STYLE, _matplotlib_test_rc()]
 #: no "Software" entry, so the PNG bytes do not name the matplotlib version that wrote them
 SAVEFIG_KWARGS = {"metadata": {"Software": None}}
 # Sized for a README column: 100 dpi keeps text legible when the page scales the image down.
@@ -128,10 +149,11 @@ def alpha_distance_figure(results: list[SensingResult]) -> Figure:
 
 
 def singular_value_figure(result: SensingResult, small_alpha: float | None = None,
-                          large_alpha: float = 0.1) -> Figure:
-    """F5: the top singular values of U_t against step, for a small alpha (default the smallest) and alpha = 0.1."""
+                          large_alpha: float | None = None) -> Figure:
+    """F5: the top singular values of U_t against step, for a small and a large alpha (default: the extremes)."""
     sweep = result.sweep
     small_alpha = min(sweep.alphas) if small_alpha is None else small_alpha
+    large_alpha = max(sweep.alphas) if large_alpha is None else large_alpha
     # A shared y axis shows the small-alpha gap between signal and noise directions against the large-alpha one.
     figure, panels = _new_figure(_DOUBLE, 2, sharey=True)
     for axes, alpha in zip(panels, (small_alpha, large_alpha)):
@@ -161,8 +183,19 @@ def all_figures(history: MLPHistory, sensing: list[SensingResult]) -> dict[str, 
     }
 
 
+def result_figures(result) -> dict[str, Figure]:
+    """The figures one experiment's result can draw, keyed by file stem (the CLI's `run`)."""
+    if isinstance(result, MLPHistory):
+        return {"F1_nll": nll_figure(result), "F2_gradient_norms": gradient_norm_figure(result)}
+    if hasattr(result, "sweep"):
+        return {"F3_exact_distance": exact_distance_figure(result),
+                "F4_distance_by_alpha": alpha_distance_figure([result]),
+                "F5_singular_values": singular_value_figure(result)}
+    return {}
+
+
 def save_png(figure: Figure, path: str | os.PathLike) -> Path:
     """Write the figure as PNG through a temporary file, so a reader never sees half an image."""
-    with atomic_writer(path) as out:
+    with atomic_writer(path) as out:  # draw the figure under RENDER_STYLE to match the baselines
         figure.savefig(out, format="png", **SAVEFIG_KWARGS)
     return Path(path)
