@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from claims._figure_policy import BASELINE_DEVICE, BASELINE_SEED
 from core import SensingConfig, claim_experiments, load_mnist, run
+from core._progress import progress_bar
 
 
 class ExperimentResults:
     """Results by experiment name, each computed on first request; a failure is kept and re-raised, not re-run."""
 
-    def __init__(self, configs: dict, device, mnist_root):
+    def __init__(self, configs: dict, device, mnist_root, suspend_capture=contextlib.nullcontext):
         self.configs, self.device, self.mnist_root = configs, device, mnist_root
+        self.suspend_capture = suspend_capture
         self._done: dict[str, tuple[bool, object]] = {}
         self._mnist = None
 
@@ -26,7 +30,9 @@ class ExperimentResults:
             config = self.configs[name]
             try:
                 data = None if isinstance(config, SensingConfig) else self._data()
-                self._done[name] = (True, run(config, self.device, data=data))
+                progress = progress_bar(name, "epoch" if hasattr(config, "epochs") else "step",
+                                        suspend=self.suspend_capture)
+                self._done[name] = (True, run(config, self.device, data=data, progress=progress))
             except Exception as err:  # noqa: BLE001 - re-raised below and for every later request
                 self._done[name] = (False, err)
         ok, value = self._done[name]
@@ -38,7 +44,10 @@ class ExperimentResults:
 @pytest.fixture(scope="session")
 def results(pytestconfig, device, seed) -> ExperimentResults:
     configs = claim_experiments(seed, pytestconfig.getoption("claim_seeds"))
-    return ExperimentResults(configs, device, pytestconfig.getoption("mnist_root"))
+    capture = pytestconfig.pluginmanager.getplugin("capturemanager")
+    # The bar is drawn past pytest's output capture, so a long experiment shows a live line.
+    suspend = capture.global_and_fixture_disabled if capture is not None else contextlib.nullcontext
+    return ExperimentResults(configs, device, pytestconfig.getoption("mnist_root"), suspend)
 
 
 @pytest.fixture
