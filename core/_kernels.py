@@ -107,13 +107,13 @@ class FusedWorkspace:
 
 
 def fused_residual_adjoint(A: np.ndarray, Xp: np.ndarray, y: np.ndarray, rows: np.ndarray, cols: np.ndarray,
-                           work: FusedWorkspace) -> tuple[np.ndarray, np.ndarray]:
+                           d: int, work: FusedWorkspace) -> tuple[np.ndarray, np.ndarray]:
     """Residual A(X) - y as (B, m) and adjoint A*(residual) as symmetric (B, d, d), in fp64 from one pass.
 
     A is the packed (m, P) operator stored in float32 or float64; products and sums are float64 either way.
-    rows, cols are the upper-triangle indices of the packing.
+    rows, cols are the upper-triangle indices of the packing of d x d matrices.
     """
-    runs, d = Xp.shape[0], int(rows.max()) + 1
+    runs = Xp.shape[0]
     residual = np.empty((runs, A.shape[0]))
     adjoint = np.empty((runs, d, d))
     _chunk_partials(A, Xp, y, work.partial, residual)
