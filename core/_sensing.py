@@ -162,8 +162,14 @@ def _check_dimensions(d: int, r: int, m: int | None) -> None:
 
 
 def make_sensing_problem(d: int = 100, r: int = 5, m: int | None = None, seed: int = 0,
-                         device: str | torch.device = "cpu", dtype: torch.dtype = torch.float64) -> SensingProblem:
-    """Gaussian sensing of X* = U* U*^T / ||U* U*^T||_2 with m (default 10 d r) i.i.d. N(0,1) matrices A_i."""
+                         device: str | torch.device = "cpu", dtype: torch.dtype = torch.float64,
+                         storage_dtype: torch.dtype | None = None) -> SensingProblem:
+    """Gaussian sensing of X* = U* U*^T / ||U* U*^T||_2 with m (default 10 d r) i.i.d. N(0,1) matrices A_i.
+
+    storage_dtype (default: dtype) stores the packed operator narrower, e.g. float32 to halve the bytes each
+    GD step reads. The stored values then define the problem: y is computed from them in float64, so X* stays
+    an exact solution; the fused kernels accumulate in float64.
+    """
     _check_dimensions(d, r, m)
     m = 10 * d * r if m is None else m
     generator = torch.Generator().manual_seed(seed)
@@ -173,8 +179,11 @@ def make_sensing_problem(d: int = 100, r: int = 5, m: int | None = None, seed: i
     A = torch.randn(m, d, d, generator=generator, dtype=torch.float64)
     operator = PackedSensingOperator.from_dense(A)
     del A  # the dense tensor is 2x the packed one; free it before computing y
+    storage_dtype = storage_dtype or dtype
+    if storage_dtype != torch.float64:
+        operator = operator.to(dtype=storage_dtype)
     y = operator.forward(operator.pack(x_star)[None])[0]
-    return SensingProblem(operator.to(device, dtype), y.to(device, dtype), x_star.to(device, dtype), r)
+    return SensingProblem(operator.to(device, storage_dtype), y.to(device, dtype), x_star.to(device, dtype), r)
 
 
 def sensing_problem_from_tensors(A: torch.Tensor, y: torch.Tensor, x_star: torch.Tensor,
