@@ -23,8 +23,7 @@ if AVAILABLE:
     # so results stay bitwise reproducible on one machine whatever the thread count.
     _FASTMATH = {"reassoc", "contract"}
 
-    @njit(parallel=True, fastmath=_FASTMATH, cache=True)
-    def _chunk_partials(A, Xp, y, partial, residual):
+    def _chunk_partials_py(A, Xp, y, partial, residual):
         m, P = A.shape
         runs = Xp.shape[0]
         for c in prange(partial.shape[0]):
@@ -84,8 +83,7 @@ if AVAILABLE:
                         for p in range(P):
                             g0[p] += e00 * r0[p] + e01 * r1[p] + e02 * r2[p] + e03 * r3[p]
 
-    @njit(parallel=True, cache=True)
-    def _reduce_unpack(partial, rows, cols, out):
+    def _reduce_unpack_py(partial, rows, cols, out):
         chunks, runs, P = partial.shape
         for p in prange(P):
             j, k = rows[p], cols[p]
@@ -97,6 +95,13 @@ if AVAILABLE:
                     s += partial[c, b, p]
                 out[b, j, k] = weight * s
                 out[b, k, j] = weight * s
+
+    # A parallel launch costs ~20 us, more than a whole one-chunk pass (d = 30, m = 180), so one-chunk
+    # problems use serial builds of the same code; the choice depends on the problem size, not the threads.
+    _chunk_partials = njit(parallel=True, fastmath=_FASTMATH, cache=True)(_chunk_partials_py)
+    _chunk_partials_serial = njit(fastmath=_FASTMATH, cache=True)(_chunk_partials_py)
+    _reduce_unpack = njit(parallel=True, cache=True)(_reduce_unpack_py)
+    _reduce_unpack_serial = njit(cache=True)(_reduce_unpack_py)
 
 
 class FusedWorkspace:
@@ -116,6 +121,7 @@ def fused_residual_adjoint(A: np.ndarray, Xp: np.ndarray, y: np.ndarray, rows: n
     runs = Xp.shape[0]
     residual = np.empty((runs, A.shape[0]))
     adjoint = np.empty((runs, d, d))
-    _chunk_partials(A, Xp, y, work.partial, residual)
-    _reduce_unpack(work.partial, rows, cols, adjoint)
+    serial = work.partial.shape[0] == 1
+    (_chunk_partials_serial if serial else _chunk_partials)(A, Xp, y, work.partial, residual)
+    (_reduce_unpack_serial if serial else _reduce_unpack)(work.partial, rows, cols, adjoint)
     return residual, adjoint
