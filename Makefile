@@ -6,7 +6,7 @@ TORCHVISION ?= 0.29.1
 VENV := .venv
 INSTALLED := $(VENV)/.installed-torch-$(TORCH)
 
-.PHONY: claims test clean-venv
+.PHONY: claims test bench bench-k4 bench-compare clean-venv
 
 $(INSTALLED): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,24 @@ claims: $(INSTALLED)
 
 test: $(INSTALLED)
 	$(VENV)/bin/python -m pytest $(ARGS)
+
+# Benchmarks K1-K4 (benchmarks/, never collected by a plain `pytest`): the JSON, a markdown report with
+# median, floor, ratio, target and verdict per row, and a saved copy in the history that --benchmark-compare reads.
+BENCH_JSON ?= ci-artifacts/benchmarks.json
+BENCH_HISTORY := ci-artifacts/benchmark-history
+bench: $(INSTALLED)
+	mkdir -p ci-artifacts
+	$(VENV)/bin/python -m pytest benchmarks -p no:cacheprovider --benchmark-json=$(BENCH_JSON) \
+		--benchmark-storage=$(BENCH_HISTORY) --benchmark-autosave $(ARGS)
+	$(VENV)/bin/python benchmarks/report.py $(BENCH_JSON) --out ci-artifacts/benchmarks.md
+
+# K4 as a timed `pytest claims` subprocess: several minutes, so not part of `make bench` or CI.
+bench-k4: $(INSTALLED)
+	$(MAKE) bench ARGS="-k k4 --k4-subprocess $(ARGS)" BENCH_JSON=ci-artifacts/benchmarks-k4.json
+
+# Compare the current JSON with a previous one: make bench-compare PREVIOUS=old/benchmarks.json
+bench-compare: $(INSTALLED)
+	$(VENV)/bin/pytest-benchmark compare $(PREVIOUS) $(BENCH_JSON) --columns=min,median,max,rounds --sort=name
 
 clean-venv:
 	rm -rf $(VENV)

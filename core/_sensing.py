@@ -3,12 +3,37 @@
 from __future__ import annotations
 
 import math
+import os
+import warnings
 from dataclasses import dataclass, fields, replace
 from typing import Sequence
 
 import torch
 
+from . import _kernels
 from ._seeds import seeded_generator
+
+BACKENDS = ("auto", "torch", "numba", "triton")
+#: Overrides the automatic backend choice everywhere, e.g. SENSING_BACKEND=torch to time the plain path.
+BACKEND_ENV = "SENSING_BACKEND"
+
+
+def resolve_backend(device: torch.device, iterate_dtype: torch.dtype, backend: str | None = None) -> str:
+    """The fused-step implementation to use: triton on CUDA, numba on CPU, else torch (with a warning)."""
+    backend = backend or os.environ.get(BACKEND_ENV) or "auto"
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown sensing backend {backend!r}; choose one of {BACKENDS}")
+    if backend != "auto":
+        return backend
+    if iterate_dtype != torch.float64:  # the fused kernels accumulate in fp64 for fp64 iterates only
+        return "torch"
+    if device.type == "cuda":
+        return "triton"
+    if device.type == "cpu":
+        if _kernels.AVAILABLE:
+            return "numba"
+        warnings.warn(_kernels.UNAVAILABLE_MESSAGE, RuntimeWarning, stacklevel=3)
+    return "torch"
 
 
 class SensingDivergenceError(RuntimeError):
@@ -33,6 +58,7 @@ class PackedSensingOperator:
         self._rows, self._cols = torch.triu_indices(d, d, device=packed.device)
         # Rows carry 2*S_jk off the diagonal, so adjoint sums must be halved there to give S_jk.
         self._dual_weight = torch.where(self._rows == self._cols, 1.0, 0.5).to(packed.dtype)
+        self._workspaces: dict = {}
 
     @classmethod
     def from_dense(cls, A: torch.Tensor) -> PackedSensingOperator:
@@ -64,17 +90,40 @@ class PackedSensingOperator:
         out[..., self._cols, self._rows] = v
         return out
 
+    def _stored_as(self, dtype: torch.dtype) -> torch.Tensor:
+        # An fp32-stored operator meets fp64 iterates upcast: the stored values define the problem.
+        return self.packed if self.packed.dtype == dtype else self.packed.to(dtype)
+
     def forward(self, Xp: torch.Tensor) -> torch.Tensor:
         """Measurements <A_i, X> for packed (B, P) iterates, as (B, m)."""
-        return Xp @ self.packed.T
+        return Xp @ self._stored_as(Xp.dtype).T
 
     def adjoint(self, r: torch.Tensor) -> torch.Tensor:
         """Symmetric sum_i r_i S_i with S_i = (A_i + A_i^T) / 2, for (B, m) weights, as (B, d, d)."""
         # (B, m) @ (m, P) streams the row-major operator once; A.T @ R was ~18x slower.
-        return self.unpack((r @ self.packed) * self._dual_weight)
+        return self.unpack((r @ self._stored_as(r.dtype)) * self._dual_weight.to(r.dtype))
 
-    def residual_and_adjoint(self, Xp: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Residual A(X) - y and its adjoint image A*(A(X) - y); the only operator call GD makes per step."""
+    def residual_and_adjoint(self, Xp: torch.Tensor, y: torch.Tensor,
+                             backend: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Residual A(X) - y and its adjoint image A*(A(X) - y); the only operator call GD makes per step.
+
+        backend (see resolve_backend) picks the implementation; the fused ones read the operator once.
+        """
+        backend = resolve_backend(Xp.device, Xp.dtype, backend)
+        if backend == "numba":
+            if not _kernels.AVAILABLE:
+                raise RuntimeError(_kernels.UNAVAILABLE_MESSAGE)
+            key = (Xp.shape[0], "numba")
+            if key not in self._workspaces:
+                self._workspaces[key] = _kernels.FusedWorkspace(self.m, Xp.shape[0], self.d)
+            residual, adjoint = _kernels.fused_residual_adjoint(
+                self.packed.numpy(), Xp.contiguous().numpy(), y.contiguous().numpy(),
+                self._rows.numpy(), self._cols.numpy(), self.d, self._workspaces[key])
+            return torch.from_numpy(residual), torch.from_numpy(adjoint)
+        if backend == "triton":
+            from . import _triton_sensing  # imported late: triton is optional off CUDA
+
+            return _triton_sensing.fused_residual_adjoint(self.packed, Xp, y, self._rows, self._cols, self.d)
         residual = self.forward(Xp) - y
         return residual, self.adjoint(residual)
 
@@ -111,8 +160,14 @@ def _check_dimensions(d: int, r: int, m: int | None) -> None:
 
 
 def make_sensing_problem(d: int = 100, r: int = 5, m: int | None = None, seed: int = 0,
-                         device: str | torch.device = "cpu", dtype: torch.dtype = torch.float64) -> SensingProblem:
-    """Gaussian sensing of X* = U* U*^T / ||U* U*^T||_2 with m (default 10 d r) i.i.d. N(0,1) matrices A_i."""
+                         device: str | torch.device = "cpu", dtype: torch.dtype = torch.float64,
+                         storage_dtype: torch.dtype | None = None) -> SensingProblem:
+    """Gaussian sensing of X* = U* U*^T / ||U* U*^T||_2 with m (default 10 d r) i.i.d. N(0,1) matrices A_i.
+
+    storage_dtype (default: dtype) stores the packed operator narrower, e.g. float32 to halve the bytes each
+    GD step reads. The stored values then define the problem: y is computed from them in float64, so X* stays
+    an exact solution; the fused kernels accumulate in float64.
+    """
     _check_dimensions(d, r, m)
     m = 10 * d * r if m is None else m
     generator = seeded_generator(seed, "sensing-problem")
@@ -122,8 +177,11 @@ def make_sensing_problem(d: int = 100, r: int = 5, m: int | None = None, seed: i
     A = torch.randn(m, d, d, generator=generator, dtype=torch.float64)
     operator = PackedSensingOperator.from_dense(A)
     del A  # the dense tensor is 2x the packed one; free it before computing y
+    storage_dtype = storage_dtype or dtype
+    if storage_dtype != torch.float64:
+        operator = operator.to(dtype=storage_dtype)
     y = operator.forward(operator.pack(x_star)[None])[0]
-    return SensingProblem(operator.to(device, dtype), y.to(device, dtype), x_star.to(device, dtype), r)
+    return SensingProblem(operator.to(device, storage_dtype), y.to(device, dtype), x_star.to(device, dtype), r)
 
 
 def sensing_problem_from_tensors(A: torch.Tensor, y: torch.Tensor, x_star: torch.Tensor,
@@ -224,9 +282,23 @@ def _raise_if_diverged(loss_chunk: torch.Tensor, first_step: int, limit: torch.T
     raise SensingDivergenceError(labels[run], first_step + step, float(loss_chunk[run, step]), float(limit[run]))
 
 
+def _top_singular_values(U: torch.Tensor, k: int) -> torch.Tensor:
+    """Top-k singular values of (B, d, R) U as sqrt of the eigenvalues of its Gram U^T U, clamped at 0.
+
+    eigvalsh of the R x R Gram replaces svdvals(U) at a fraction of the cost (profile in benchmarks/README.md).
+    Its absolute error is about eps * sigma_1^2, so sigma_i keeps a relative error near
+    eps / 2 * (sigma_1 / sigma_i)^2: ~1e-4 at sigma_i = 1e-6 sigma_1 (checked in tests/test_kernels.py), and
+    values below ~1e-8 sigma_1 are noise. Exactly zero columns (the padded exact run) give exact zeros.
+    """
+    gram = U.mT @ U
+    # A diverged iterate makes LAPACK raise; zero it here and let the loss check report it.
+    eigenvalues = torch.linalg.eigvalsh(torch.where(torch.isfinite(gram), gram, 0.0))  # ascending
+    return eigenvalues.flip(-1)[..., :k].clamp(min=0).sqrt()
+
+
 def gradient_descent(problem: SensingProblem, U0: torch.Tensor, steps: int, lr=None, eta: float = 0.1,
                      top_k: int = 10, run_labels: Sequence[str] | None = None, check_every: int = 25,
-                     divergence_factor: float = 1e8, progress=None) -> SensingTrace:
+                     divergence_factor: float = 1e8, progress=None, backend: str | None = None) -> SensingTrace:
     """Plain GD on f(U) = (1/m) sum_i (<A_i, U U^T> - y_i)^2 for U0 of shape (d, R) or a batch (B, d, R).
 
     lr defaults to step_size(x_star, U0, eta) = eta / max(||X*||_2, ||U0||_2^2) per run. Measured at d=100,
@@ -234,7 +306,8 @@ def gradient_descent(problem: SensingProblem, U0: torch.Tensor, steps: int, lr=N
     or with a fixed lr = 0.1. A run diverges when its loss turns non-finite or exceeds
     divergence_factor * max(initial loss, mean y^2); SensingDivergenceError then names the run
     (run_labels[i], default "run i"), the step and the loss. The check runs every check_every steps.
-    progress(t, steps), if given, is called after each recorded iterate t = 0..steps.
+    progress(t, steps), if given, is called after each recorded iterate t = 0..steps. backend picks the
+    operator pass (resolve_backend; default: Triton on CUDA, numba on CPU).
     """
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps must be a non-negative int, got {steps!r}")
@@ -248,6 +321,7 @@ def gradient_descent(problem: SensingProblem, U0: torch.Tensor, steps: int, lr=N
         raise ValueError(f"run_labels has {len(labels)} entries for {runs} runs")
 
     operator, y, x_star = problem.operator, problem.y, problem.x_star
+    backend = resolve_backend(U.device, U.dtype, backend)
     distance, loss = U.new_empty(2, runs, steps + 1)
     singular_values = U.new_zeros(runs, steps + 1, top_k)
     kept = min(top_k, width)
@@ -257,15 +331,11 @@ def gradient_descent(problem: SensingProblem, U0: torch.Tensor, steps: int, lr=N
         for t in range(steps + 1):
             X = U @ U.mT
             Xp = operator.pack(X)
-            if t < steps:
-                residual, adjoint = operator.residual_and_adjoint(Xp, y)
-            else:
-                residual = operator.forward(Xp) - y
+            # The last iterate needs only its residual, but one fused pass costs the same as a forward pass.
+            residual, adjoint = operator.residual_and_adjoint(Xp, y, backend)
             loss[:, t] = residual.square().mean(dim=1)
             distance[:, t] = torch.linalg.matrix_norm(X - x_star)
-            # A diverged iterate makes LAPACK raise; zero it here and let the loss check report it.
-            finite_u = torch.where(torch.isfinite(U), U, 0.0)
-            singular_values[:, t, :kept] = torch.linalg.svdvals(finite_u)[:, :kept]
+            singular_values[:, t, :kept] = _top_singular_values(U, kept)
             if t == 0:
                 limit = divergence_factor * torch.clamp(loss[:, 0], min=y.square().mean())
             if t + 1 - checked_until >= check_every or t == steps:

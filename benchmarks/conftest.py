@@ -1,0 +1,82 @@
+"""Benchmark fixtures: devices, the memory floor measured in the same run, and machine info for the JSON."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+#: Targets from issue 8; every one is a ratio measured within one run, never an absolute time.
+TARGETS = {"K1": 1.5, "K2": 2.0, "K3": 1.3, "K4": 1.0}
+CUDA_SKIP = "no CUDA device on this machine: the CUDA cases (Triton sensing kernel, MLP on GPU) need one"
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason=CUDA_SKIP))]
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("harness benchmarks")
+    group.addoption("--claims-junit", default=None, metavar="PATH",
+                    help="K4 from a finished run's junit XML: the summed time of its claims/ test cases")
+    group.addoption("--k4-subprocess", action="store_true",
+                    help="K4 as a timed `pytest claims` subprocess (several minutes; not run in CI)")
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def pytest_benchmark_update_machine_info(config, machine_info):
+    """Versions and threads the ratios depend on, next to pytest-benchmark's own machine info."""
+    try:
+        import numba
+
+        numba_info = {"version": numba.__version__, "threads": numba.get_num_threads(),
+                      "threading_layer_env": os.environ.get("NUMBA_THREADING_LAYER", "default")}
+    except ImportError:
+        numba_info = None
+    machine_info.update({
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "cpu_model": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "numba": numba_info,
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "load_average": os.getloadavg(),
+    })
+
+
+def synchronize(device) -> None:
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
+def read_floor_s(tensor: torch.Tensor, repeats: int = 9) -> float:
+    """Median time of one reduction over `tensor`: what reading its bytes once costs on this machine, now."""
+    tensor.sum()
+    synchronize(tensor.device)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        tensor.sum()
+        synchronize(tensor.device)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def record(benchmark, kind: str, nbytes: int, floor_s: float, per_call: int = 1, **extra) -> float:
+    """Store bytes, floor_s and floor_ratio (median / (per_call * floor_s)) in the benchmark's extra_info."""
+    median = benchmark.stats.stats.median
+    ratio = median / (per_call * floor_s)
+    benchmark.extra_info.update(kind=kind, bytes=nbytes, floor_s=per_call * floor_s, floor_ratio=ratio,
+                                target=TARGETS.get(kind) if extra.pop("has_target", True) else None, **extra)
+    return ratio

@@ -1,0 +1,94 @@
+"""K3: one MNIST MLP epoch with gradient-norm recording, against the bare loop and the notebook's pipeline."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from core import load_mnist
+from core._mlp import MLPConfig, build_mlp, train_mlp
+from core._mnist import locate_mnist
+
+from .conftest import DEVICES, record, synchronize
+
+ROUNDS = 3
+#: the notebook epoch takes ~7 s here, so it is timed once per run
+NOTEBOOK_ROUNDS = 1
+
+
+@pytest.fixture(scope="module", params=DEVICES)
+def device(request):
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def mnist(device):
+    return load_mnist(None, device)
+
+
+def bare_epoch(data, config: MLPConfig, device) -> None:
+    """The same SGD epoch as train_mlp with nothing recorded: the floor for K3."""
+    model = build_mlp(config.hidden_sizes, config.init, config.seed).to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr)
+    order = torch.randperm(len(data.train_images), generator=torch.Generator().manual_seed(1)).to(device)
+    for idx in order.split(config.batch_size):
+        loss = F.nll_loss(model(data.train_images[idx]), data.train_labels[idx])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    synchronize(device)
+
+
+def notebook_epoch(device) -> None:
+    """The original notebook's pipeline: a torchvision DataLoader with ToTensor + Normalize, 2 workers, and
+    one .item() per parameter per step for the gradient norms."""
+    from torchvision import datasets, transforms
+
+    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
+    train = datasets.MNIST(locate_mnist(), train=True, download=False, transform=transform)
+    loader = torch.utils.data.DataLoader(train, batch_size=128, shuffle=True, num_workers=2)
+    model = build_mlp((128, 128, 128), "pytorch", 0).to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    norms = []
+    for images, labels in loader:
+        images, labels = images.view(len(images), -1).to(device), labels.to(device)
+        loss = F.nll_loss(model(images), labels)
+        optimizer.zero_grad()
+        loss.backward()
+        norms.append([p.grad.norm().item() for p in model.parameters()])
+        optimizer.step()
+
+
+def _bytes(data) -> int:
+    return data.train_images.nbytes + data.train_labels.nbytes
+
+
+def test_k3_bare_loop(benchmark, mnist, device):
+    """The floor of K3: the training loop alone (its own row, so its spread is visible)."""
+    benchmark.pedantic(bare_epoch, args=(mnist, MLPConfig(epochs=1), device), rounds=ROUNDS, warmup_rounds=1)
+    median = benchmark.stats.stats.median
+    benchmark.extra_info.update(kind="K3", bytes=_bytes(mnist), floor_s=median, floor_ratio=1.0, target=None)
+
+
+def test_k3_epoch_with_norms(benchmark, mnist, device):
+    """K3: train_mlp for one epoch (norms at init, per-step norms, test evaluation) vs the bare loop and the
+    notebook pipeline, all timed in this test."""
+    config = MLPConfig(epochs=1)
+    timer = benchmark._timer
+    floor = []
+    for _ in range(ROUNDS):
+        start = timer()
+        bare_epoch(mnist, config, device)
+        floor.append(timer() - start)
+    benchmark.pedantic(lambda: (train_mlp(config, mnist, device), synchronize(device)),
+                       rounds=ROUNDS, warmup_rounds=1)
+    notebook = []
+    for _ in range(NOTEBOOK_ROUNDS):
+        start = timer()
+        notebook_epoch(device)
+        notebook.append(timer() - start)
+    floor_s = sorted(floor)[len(floor) // 2]
+    notebook_s = sorted(notebook)[len(notebook) // 2]
+    record(benchmark, "K3", _bytes(mnist), floor_s, notebook_s=notebook_s,
+           speedup_vs_notebook=notebook_s / benchmark.stats.stats.median, speedup_target=10.0)

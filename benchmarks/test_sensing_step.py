@@ -1,0 +1,68 @@
+"""K1 and K2: GD steps of the matrix-sensing loss at d = 100, m = 5000, against the operator-read floor."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from core._experiments import PAPER_ALPHAS
+from core._sensing import BACKEND_ENV, alpha_sweep, gradient_descent, make_sensing_problem, resolve_backend
+
+from .conftest import DEVICES, read_floor_s, record, synchronize
+
+D, R, M = 100, 5, 5000
+#: steps per timed call; the call also makes the final forward pass, so it reads the operator STEPS + 1 times
+STEPS = 10
+ROUNDS = 5
+
+
+@pytest.fixture(scope="module", params=DEVICES)
+def device(request):
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def problems(device):
+    """The handout's problem, stored in float64 and (the allowed alternative) in float32."""
+    return {dtype: make_sensing_problem(D, R, M, seed=0, device=device, storage_dtype=dtype)
+            for dtype in (torch.float64, torch.float32)}
+
+
+def _timed(benchmark, device, run):
+    def call():
+        run()
+        synchronize(device)
+    benchmark.pedantic(call, rounds=ROUNDS, warmup_rounds=1)
+
+
+# The torch path on the float32 operator upcasts it every call, a fallback nobody should time, so it is left out.
+@pytest.mark.parametrize("storage, backend", [("float64", "fused"), ("float32", "fused"), ("float64", "torch")])
+def test_k1_one_run_step(benchmark, problems, device, storage, backend):
+    """K1: one GD step, one over-parameterized run (U0 = 1e-3 W, 100 x 100); the torch row is the baseline."""
+    problem = problems[getattr(torch, storage)]
+    chosen = resolve_backend(torch.device(device), torch.float64) if backend == "fused" else "torch"
+    U0 = 1e-3 * torch.randn(D, D, generator=torch.Generator().manual_seed(1), dtype=torch.float64).to(device)
+    fp64_packed = problems[torch.float64].operator.packed
+    floor, fp64_floor = read_floor_s(problem.operator.packed), read_floor_s(fp64_packed)
+    _timed(benchmark, device, lambda: gradient_descent(problem, U0, STEPS, backend=chosen))
+    floor = min(floor, read_floor_s(problem.operator.packed))
+    fp64_floor = min(fp64_floor, read_floor_s(fp64_packed))
+    median = benchmark.stats.stats.median
+    # fp64_floor_ratio < 1 is the stretch goal: a step faster than one read of the float64 operator.
+    record(benchmark, "K1", problem.operator.packed.nbytes, floor, per_call=STEPS + 1, backend=chosen,
+           storage=storage, steps=STEPS, per_step_s=median / STEPS, has_target=backend == "fused",
+           fp64_floor_ratio=median / ((STEPS + 1) * fp64_floor))
+
+
+@pytest.mark.parametrize("backend", ["fused", "torch"])
+def test_k2_sweep_step(benchmark, problems, device, backend, monkeypatch):
+    """K2: one step of the whole alpha sweep (5 alphas plus the exact run, one batch), float64 operator."""
+    problem = problems[torch.float64]
+    chosen = resolve_backend(torch.device(device), torch.float64) if backend == "fused" else "torch"
+    monkeypatch.setenv(BACKEND_ENV, chosen)  # alpha_sweep has no backend argument; the override reaches it
+    floor = read_floor_s(problem.operator.packed)
+    _timed(benchmark, device, lambda: alpha_sweep(problem, PAPER_ALPHAS, STEPS))
+    floor = min(floor, read_floor_s(problem.operator.packed))
+    record(benchmark, "K2", problem.operator.packed.nbytes, floor, per_call=STEPS + 1, backend=chosen,
+           runs=len(PAPER_ALPHAS) + 1, steps=STEPS, per_step_s=benchmark.stats.stats.median / STEPS,
+           has_target=backend == "fused")
