@@ -1,5 +1,6 @@
 """How the claims plugin is loaded: by its pytest11 entry point, once, and beside this project's own part."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -59,18 +60,26 @@ def test_without_the_plugin_claims_are_plain_tests(pytester):
     assert "claims report" not in result.stdout.str()
 
 
+def _run_project_part(pytester, *args):
+    """Run the suite with this project's part loaded by its conftest, as the root conftest does.
+
+    A subprocess: torch registers native libraries once per process, so its modules cannot be
+    unloaded and imported again as an in-process run would. pytest's own `pythonpath` setting
+    makes this checkout importable there.
+    """
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s", "-o", f"pythonpath={ROOT}", *args,
+                                         timeout=300)
+
+
 def test_project_part_adds_its_options_and_environment(pytester):
     """claims._plugin loads the generic plugin once and fills the environment with torch, device and seed."""
-    for module in ("numpy", "torchvision"):
-        pytest.importorskip(module)  # imported before the in-process run, so it does not unload them
     pytester.makepyfile(test_suite=SUITE.replace("1.0,", "__import__('torch').tensor(1.0),"))
-    pytester.makeconftest(CONFTEST)
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-s", "-p", "pytest_claims",
-                                          "-p", "claims._plugin", "--seed=7", "--device=cpu",
-                                          "--claims-report=report.json")
-    assert result.ret == 0
+    pytester.makeconftest(CONFTEST + "\npytest_plugins = ['claims._plugin']\n")
+    result = _run_project_part(pytester, "-p", "pytest_claims", "--seed=7", "--device=cpu",
+                               "--claims-report=report.json")
+    assert result.ret == 0, result.stdout.str()
     result.stdout.fnmatch_lines(["REGISTERED ['pytest_claims']", "claims: 1 passed"])
-    environment = __import__("json").loads((pytester.path / "report.json").read_text())["environment"]
+    environment = json.loads((pytester.path / "report.json").read_text())["environment"]
     assert list(environment) == ["python", "torch", "torchvision", "numpy", "device", "seed", "platform"]
     assert (environment["device"], environment["seed"]) == ("cpu", 7)
 
@@ -78,8 +87,8 @@ def test_project_part_adds_its_options_and_environment(pytester):
 def test_project_part_runs_with_the_generic_plugin_blocked(pytester):
     """Blocking the generic plugin leaves the project's options working: its environment hook is optional."""
     pytester.makepyfile(test_suite="def test_seed(seed):\n    assert seed == 3\n")
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:pytest_claims",
-                                          "-p", "claims._plugin", "--seed=3", "--device=cpu")
+    pytester.makeconftest("pytest_plugins = ['claims._plugin']\n")
+    result = _run_project_part(pytester, "-p", "no:pytest_claims", "--seed=3", "--device=cpu")
     assert result.ret == 0, result.stdout.str()
 
 
