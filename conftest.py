@@ -1,3 +1,3 @@
-"""Loads the harness plugin (options --seed, --device, --mnist-root, --claims-report) for every test."""
+"""Loads the harness for every test: this project's options and, through it, the generic claims plugin."""
 
-pytest_plugins = ["claims._plugin"]
+pytest_plugins = ["claims._plugin", "pytester"]
