@@ -147,11 +147,16 @@ def _run_depth_probe(config: DepthProbeConfig, data: MNIST, device) -> DepthProb
     return DepthProbeResult(config, norms)
 
 
-def run(config, device="cpu", data: MNIST | None = None, mnist_root=None, progress=None):
-    """Compute the result of `config` on `device`; MNIST experiments load `data` from `mnist_root` if not given."""
+def run(config, device="cpu", data=None, mnist_root=None, progress=None):
+    """Compute the result of `config` on `device`.
+
+    MNIST experiments use `data` (an MNIST, or a callable returning one, called only here) or else load it
+    from `mnist_root`.
+    """
     if isinstance(config, SensingConfig):
         return _run_sensing(config, device, progress)
     if isinstance(config, (MLPConfig, DepthProbeConfig)):
+        data = data() if callable(data) else data
         data = data if data is not None else load_mnist(mnist_root, device)
         if isinstance(config, MLPConfig):
             return train_mlp(config, data, device, progress=progress)
