@@ -28,9 +28,12 @@ BOUNDS = {
     # Measured 7-10% below sqrt(1/6) under the default init: finite width and the un-ReLU'd last layer.
     ("G4", "factor_over_prediction", "pytorch"): between(0.85, 1.15, "seeds 0-4: 0.902-0.933, 5-9: 0.899-0.924"),
     ("G4", "factor_over_prediction", "he"): between(0.85, 1.15, "seeds 0-4: 0.919-1.003, 5-9: 0.916-1.045"),
-    ("G4", "test_accuracy_epoch3"): at_least(0.85, "seed 0: 0.901 (pytorch, 3), 0.944 (he, 3), 0.945 (he, 10)"),
-    ("G4", "test_accuracy_epoch2"): at_most(0.2, "chance is 0.1; seeds 0-2 (earlier seed streams): 0.095-0.117"),
-    ("G4", "train_nll_epoch2_over_ln10"): at_least(0.99, "uniform predictions give 1; seeds 0-2: 1.0000"),
+    ("G4", "test_accuracy_epoch3"): at_least(
+        0.85, "seeds 0-4 / 5-6: pytorch-3 0.902-0.907 / 0.902, he-3 0.941-0.944 / 0.942, he-10 0.935-0.947 / 0.936-0.949"),
+    ("G4", "test_accuracy_epoch2"): at_most(
+        0.2, "one class for every input scores 0.089-0.114; pytorch-10 seeds 0-4: 0.066-0.125, 5-6: 0.102-0.124"),
+    ("G4", "train_nll_epoch2_over_ln10"): at_least(
+        0.99, "uniform predictions give 1; pytorch-10 seeds 0-6: 1.00000 (he-10: 0.10)"),
     ("P4", "max_identity_violation"): at_most(1e-6, "float32 rounding; seeds 0-4: 2.8e-8-4.0e-8, 5-9: 3.9e-8-5.9e-8"),
     ("P4", "drift_rel_error"): at_most(1e-3, "seeds 0-4: 3.1e-6-1.1e-4, 5-9: 4.8e-5-3.3e-4"),
 }
