@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 try:
-    from numba import njit, prange
+    from numba import njit, parallel_chunksize, prange
 except ImportError:  # the caller falls back to the torch path and says so
-    njit = prange = None
+    njit = parallel_chunksize = prange = None
 
 #: Rows per chunk. Fixed (never derived from the thread count) so every chunk sums the same rows in
 #: the same order whatever the number of threads; a multiple of 4, the row block of the inner loops.
@@ -121,7 +121,13 @@ def fused_residual_adjoint(A: np.ndarray, Xp: np.ndarray, y: np.ndarray, rows: n
     runs = Xp.shape[0]
     residual = np.empty((runs, A.shape[0]))
     adjoint = np.empty((runs, d, d))
-    serial = work.partial.shape[0] == 1
-    (_chunk_partials_serial if serial else _chunk_partials)(A, Xp, y, work.partial, residual)
-    (_reduce_unpack_serial if serial else _reduce_unpack)(work.partial, rows, cols, adjoint)
+    if work.partial.shape[0] == 1:
+        _chunk_partials_serial(A, Xp, y, work.partial, residual)
+        _reduce_unpack_serial(work.partial, rows, cols, adjoint)
+        return residual, adjoint
+    # Chunks handed out one at a time: on a loaded machine a descheduled thread then delays its own chunk
+    # only, not a fixed half of the pass. Which thread sums a chunk never changes what it sums.
+    with parallel_chunksize(1):
+        _chunk_partials(A, Xp, y, work.partial, residual)
+    _reduce_unpack(work.partial, rows, cols, adjoint)
     return residual, adjoint
