@@ -287,7 +287,7 @@ def _raise_if_diverged(loss_chunk: torch.Tensor, first_step: int, limit: torch.T
 def _top_singular_values(U: torch.Tensor, k: int) -> torch.Tensor:
     """Top-k singular values of (B, d, R) U as sqrt of the eigenvalues of its Gram U^T U, clamped at 0.
 
-    eigvalsh of the R x R Gram replaces svdvals(U) at a fraction of the cost (profile in benchmarks/README.md).
+    eigvalsh of the R x R Gram replaces svdvals(U) at a fraction of the cost (README, Benchmarks).
     Its absolute error is about eps * sigma_1^2, so sigma_i keeps a relative error near
     eps / 2 * (sigma_1 / sigma_i)^2: ~1e-4 at sigma_i = 1e-6 sigma_1 (checked in tests/test_kernels.py), and
     values below ~1e-8 sigma_1 are noise. Exactly zero columns (the padded exact run) give exact zeros.
