@@ -120,7 +120,8 @@ class PackedSensingOperator:
                 self._workspaces[key] = _kernels.FusedWorkspace(self.m, Xp.shape[0], self.d)
             residual, adjoint = _kernels.fused_residual_adjoint(
                 self.packed.numpy(), Xp.contiguous().numpy(), y.contiguous().numpy(),
-                self._rows.numpy(), self._cols.numpy(), self.d, self._workspaces[key])
+                self._rows.numpy(), self._cols.numpy(), self.d, self._workspaces[key],
+                torch.get_num_threads())
             return torch.from_numpy(residual), torch.from_numpy(adjoint)
         if backend == "triton":
             from . import _triton_sensing  # imported late: triton is optional off CUDA
