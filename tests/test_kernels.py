@@ -119,3 +119,15 @@ def test_triton_kernel_under_the_interpreter_is_within_flashattention_tolerance(
             # FlashAttention's rule: at most twice the plain computation's error in the same dtype
             # (plus a denormal-sized floor so two exact results compare equal).
             assert kernel_error <= 2 * plain_error + 1e-300, result
+
+
+@needs_numba
+def test_float32_storage_defines_the_problem_and_keeps_exact_recovery():
+    problem = make_sensing_problem(d=20, r=2, m=400, seed=3, storage_dtype=torch.float32)
+    assert problem.operator.packed.dtype == torch.float32 and problem.y.dtype == torch.float64
+    # y comes from the stored values, so X* solves the stored problem exactly (up to fp64 rounding).
+    exact_y = problem.operator.packed.double() @ problem.operator.pack(problem.x_star)
+    torch.testing.assert_close(problem.y, exact_y, rtol=1e-14, atol=1e-14)
+    U0 = 1e-3 * torch.randn(20, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    trace = gradient_descent(problem, U0, steps=400)  # 3e-16 by step 300 on seed 3
+    assert trace.rel_distance[-1] <= 1e-10  # S1's threshold, at a size a unit test can afford
