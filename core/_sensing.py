@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import warnings
@@ -105,11 +106,12 @@ class PackedSensingOperator:
         # (B, m) @ (m, P) streams the row-major operator once; A.T @ R was ~18x slower.
         return self.unpack((r @ self._stored_as(r.dtype)) * self._dual_weight.to(r.dtype))
 
-    def residual_and_adjoint(self, Xp: torch.Tensor, y: torch.Tensor,
-                             backend: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def residual_and_adjoint(self, Xp: torch.Tensor, y: torch.Tensor, backend: str | None = None,
+                             threads: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Residual A(X) - y and its adjoint image A*(A(X) - y); the only operator call GD makes per step.
 
         backend (see resolve_backend) picks the implementation; the fused ones read the operator once.
+        threads: CPU threads of the numba pass (default torch's count); it never changes the result.
         """
         backend = resolve_backend(Xp.device, Xp.dtype, backend)
         if backend == "numba":
@@ -121,7 +123,7 @@ class PackedSensingOperator:
             residual, adjoint = _kernels.fused_residual_adjoint(
                 self.packed.numpy(), Xp.contiguous().numpy(), y.contiguous().numpy(),
                 self._rows.numpy(), self._cols.numpy(), self.d, self._workspaces[key],
-                torch.get_num_threads())
+                threads or torch.get_num_threads())
             return torch.from_numpy(residual), torch.from_numpy(adjoint)
         if backend == "triton":
             from . import _triton_sensing  # imported late: triton is optional off CUDA
@@ -298,6 +300,18 @@ def _top_singular_values(U: torch.Tensor, k: int) -> torch.Tensor:
     return eigenvalues.flip(-1)[..., :k].clamp(min=0).sqrt()
 
 
+@contextlib.contextmanager
+def _torch_threads(count: int | None):
+    """Run the block with torch on `count` threads (None: unchanged), yielding the count it had before."""
+    previous = torch.get_num_threads()
+    if count is not None:
+        torch.set_num_threads(count)
+    try:
+        yield previous
+    finally:
+        torch.set_num_threads(previous)
+
+
 def gradient_descent(problem: SensingProblem, U0: torch.Tensor, steps: int, lr=None, eta: float = 0.1,
                      top_k: int = 10, run_labels: Sequence[str] | None = None, check_every: int = 25,
                      divergence_factor: float = 1e8, progress=None, backend: str | None = None) -> SensingTrace:
@@ -329,12 +343,15 @@ def gradient_descent(problem: SensingProblem, U0: torch.Tensor, steps: int, lr=N
     kept = min(top_k, width)
     update_scale = (4.0 / problem.m) * lr_per_run.view(runs, 1, 1)
     checked_until = 0
-    with torch.no_grad():
+    # The fused CPU pass brings its own threads. Torch's share of a step is d x d products and one batched
+    # eigvalsh, faster on one thread even when idle; on a loaded machine their two-thread barriers waited on
+    # descheduled threads (eigvalsh: median 10 ms, worst 1.4 s, against 1.8 ms on one thread).
+    with torch.no_grad(), _torch_threads(1 if backend == "numba" else None) as threads:
         for t in range(steps + 1):
             X = U @ U.mT
             Xp = operator.pack(X)
             # The last iterate needs only its residual, but one fused pass costs the same as a forward pass.
-            residual, adjoint = operator.residual_and_adjoint(Xp, y, backend)
+            residual, adjoint = operator.residual_and_adjoint(Xp, y, backend, threads)
             loss[:, t] = residual.square().mean(dim=1)
             distance[:, t] = torch.linalg.matrix_norm(X - x_star)
             singular_values[:, t, :kept] = _top_singular_values(U, kept)

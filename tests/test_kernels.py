@@ -50,7 +50,7 @@ def test_numba_trajectory_is_bitwise_identical_on_one_and_two_threads():
     traces = []
     try:
         for threads in (1, 2):
-            torch.set_num_threads(threads)  # the fused pass uses as many threads as torch
+            torch.set_num_threads(threads)  # the fused pass uses as many threads as torch had
             traces.append(_trajectory())
     finally:
         torch.set_num_threads(torch_threads)
@@ -131,3 +131,10 @@ def test_float32_storage_defines_the_problem_and_keeps_exact_recovery():
     U0 = 1e-3 * torch.randn(20, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     trace = gradient_descent(problem, U0, steps=400)  # 3e-16 by step 300 on seed 3
     assert trace.rel_distance[-1] <= 1e-10  # S1's threshold, at a size a unit test can afford
+
+
+@needs_numba
+def test_gradient_descent_restores_torch_threads():
+    before = torch.get_num_threads()
+    _trajectory()
+    assert torch.get_num_threads() == before
