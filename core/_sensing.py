@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import warnings
@@ -103,11 +104,12 @@ class PackedSensingOperator:
         # (B, m) @ (m, P) streams the row-major operator once; A.T @ R was ~18x slower.
         return self.unpack((r @ self._stored_as(r.dtype)) * self._dual_weight.to(r.dtype))
 
-    def residual_and_adjoint(self, Xp: torch.Tensor, y: torch.Tensor,
-                             backend: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def residual_and_adjoint(self, Xp: torch.Tensor, y: torch.Tensor, backend: str | None = None,
+                             threads: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Residual A(X) - y and its adjoint image A*(A(X) - y); the only operator call GD makes per step.
 
         backend (see resolve_backend) picks the implementation; the fused ones read the operator once.
+        threads: CPU threads of the numba pass (default torch's count); it never changes the result.
         """
         backend = resolve_backend(Xp.device, Xp.dtype, backend)
         if backend == "numba":
@@ -118,7 +120,8 @@ class PackedSensingOperator:
                 self._workspaces[key] = _kernels.FusedWorkspace(self.m, Xp.shape[0], self.d)
             residual, adjoint = _kernels.fused_residual_adjoint(
                 self.packed.numpy(), Xp.contiguous().numpy(), y.contiguous().numpy(),
-                self._rows.numpy(), self._cols.numpy(), self.d, self._workspaces[key])
+                self._rows.numpy(), self._cols.numpy(), self.d, self._workspaces[key],
+                threads or torch.get_num_threads())
             return torch.from_numpy(residual), torch.from_numpy(adjoint)
         if backend == "triton":
             from . import _triton_sensing  # imported late: triton is optional off CUDA
@@ -177,11 +180,10 @@ def make_sensing_problem(d: int = 100, r: int = 5, m: int | None = None, seed: i
     A = torch.randn(m, d, d, generator=generator, dtype=torch.float64)
     operator = PackedSensingOperator.from_dense(A)
     del A  # the dense tensor is 2x the packed one; free it before computing y
-    storage_dtype = storage_dtype or dtype
-    if storage_dtype != torch.float64:
+    if storage_dtype is not None and storage_dtype != torch.float64:
         operator = operator.to(dtype=storage_dtype)
     y = operator.forward(operator.pack(x_star)[None])[0]
-    return SensingProblem(operator.to(device, storage_dtype), y.to(device, dtype), x_star.to(device, dtype), r)
+    return SensingProblem(operator.to(device, storage_dtype or dtype), y.to(device, dtype), x_star.to(device, dtype), r)
 
 
 def sensing_problem_from_tensors(A: torch.Tensor, y: torch.Tensor, x_star: torch.Tensor,
@@ -285,15 +287,27 @@ def _raise_if_diverged(loss_chunk: torch.Tensor, first_step: int, limit: torch.T
 def _top_singular_values(U: torch.Tensor, k: int) -> torch.Tensor:
     """Top-k singular values of (B, d, R) U as sqrt of the eigenvalues of its Gram U^T U, clamped at 0.
 
-    eigvalsh of the R x R Gram replaces svdvals(U) at a fraction of the cost (profile in benchmarks/README.md).
+    eigvalsh of the R x R Gram replaces svdvals(U) at a fraction of the cost (README, Benchmarks).
     Its absolute error is about eps * sigma_1^2, so sigma_i keeps a relative error near
-    eps / 2 * (sigma_1 / sigma_i)^2: ~1e-4 at sigma_i = 1e-6 sigma_1 (checked in tests/test_kernels.py), and
+    eps / 2 * (sigma_1 / sigma_i)^2: at most ~1e-4 at sigma_i = 1e-6 sigma_1 (2.5e-6 in tests/test_kernels.py), and
     values below ~1e-8 sigma_1 are noise. Exactly zero columns (the padded exact run) give exact zeros.
     """
     gram = U.mT @ U
     # A diverged iterate makes LAPACK raise; zero it here and let the loss check report it.
     eigenvalues = torch.linalg.eigvalsh(torch.where(torch.isfinite(gram), gram, 0.0))  # ascending
     return eigenvalues.flip(-1)[..., :k].clamp(min=0).sqrt()
+
+
+@contextlib.contextmanager
+def _torch_threads(count: int | None):
+    """Run the block with torch on `count` threads (None: unchanged), yielding the count it had before."""
+    previous = torch.get_num_threads()
+    if count is not None:
+        torch.set_num_threads(count)
+    try:
+        yield previous
+    finally:
+        torch.set_num_threads(previous)
 
 
 def gradient_descent(problem: SensingProblem, U0: torch.Tensor, steps: int, lr=None, eta: float = 0.1,
@@ -327,12 +341,15 @@ def gradient_descent(problem: SensingProblem, U0: torch.Tensor, steps: int, lr=N
     kept = min(top_k, width)
     update_scale = (4.0 / problem.m) * lr_per_run.view(runs, 1, 1)
     checked_until = 0
-    with torch.no_grad():
+    # The fused CPU pass brings its own threads. Torch's share of a step is d x d products and one batched
+    # eigvalsh, faster on one thread even when idle; on a loaded machine their two-thread barriers waited on
+    # descheduled threads (eigvalsh: median 10 ms, worst 1.4 s, against 1.8 ms on one thread).
+    with torch.no_grad(), _torch_threads(1 if backend == "numba" else None) as threads:
         for t in range(steps + 1):
             X = U @ U.mT
             Xp = operator.pack(X)
             # The last iterate needs only its residual, but one fused pass costs the same as a forward pass.
-            residual, adjoint = operator.residual_and_adjoint(Xp, y, backend)
+            residual, adjoint = operator.residual_and_adjoint(Xp, y, backend, threads)
             loss[:, t] = residual.square().mean(dim=1)
             distance[:, t] = torch.linalg.matrix_norm(X - x_star)
             singular_values[:, t, :kept] = _top_singular_values(U, kept)
