@@ -184,14 +184,28 @@ def make_sensing_problem(d: int = 100, r: int = 5, m: int | None = None, seed: i
     return SensingProblem(operator.to(device, storage_dtype), y.to(device, dtype), x_star.to(device, dtype), r)
 
 
+def _describe(tensor) -> str:
+    if not torch.is_tensor(tensor):
+        return type(tensor).__name__
+    return f"{tuple(tensor.shape)} {str(tensor.dtype).removeprefix('torch.')} on {tensor.device}"
+
+
+def _check_finite(name: str, tensor: torch.Tensor) -> None:
+    bad = ~torch.isfinite(tensor)
+    if bad.any():
+        first = tuple(int(i) for i in bad.nonzero()[0])
+        raise ValueError(f"{name} contains {int(bad.sum())} non-finite values, the first {float(tensor[first])} "
+                         f"at index {first}")
+
+
 def sensing_problem_from_tensors(A: torch.Tensor, y: torch.Tensor, x_star: torch.Tensor,
                                  rank: int | None = None) -> SensingProblem:
     """Problem from user tensors: dense A (m, d, d), y (m,), symmetric x_star (d, d) on one device and dtype."""
     for name, tensor in (("A", A), ("y", y), ("x_star", x_star)):
         if not torch.is_tensor(tensor) or not tensor.is_floating_point():
-            raise ValueError(f"{name} must be a floating-point tensor")
-        if not torch.isfinite(tensor).all():
-            raise ValueError(f"{name} contains non-finite values")
+            raise ValueError(f"{name} must be a floating-point tensor, got {_describe(tensor)}")
+        if tensor.device.type == "meta":
+            raise ValueError(f"{name} is on the meta device, which holds no values")
     if A.ndim != 3 or A.shape[1] != A.shape[2]:
         raise ValueError(f"A must have shape (m, d, d), got {tuple(A.shape)}")
     m, d = A.shape[0], A.shape[1]
@@ -201,9 +215,15 @@ def sensing_problem_from_tensors(A: torch.Tensor, y: torch.Tensor, x_star: torch
     if x_star.shape != (d, d):
         raise ValueError(f"x_star must have shape ({d}, {d}) to match A, got {tuple(x_star.shape)}")
     if len({A.dtype, y.dtype, x_star.dtype}) > 1 or len({A.device, y.device, x_star.device}) > 1:
-        raise ValueError("A, y and x_star must share one dtype and one device")
+        raise ValueError(f"A, y and x_star must share one dtype and one device, got A {_describe(A)}, "
+                         f"y {_describe(y)}, x_star {_describe(x_star)}")
+    for name, tensor in (("A", A), ("y", y), ("x_star", x_star)):
+        _check_finite(name, tensor)
+    asymmetry = float((x_star - x_star.T).abs().max())
     if not torch.allclose(x_star, x_star.T, rtol=1e-6, atol=1e-9):
-        raise ValueError("x_star must be symmetric")
+        raise ValueError(f"x_star must be symmetric, but max |x_star - x_star^T| = {asymmetry:.3e}")
+    if rank is not None and (isinstance(rank, bool) or not isinstance(rank, int)):
+        raise ValueError(f"rank must be an integer, got {rank!r}")
     rank = int(torch.linalg.matrix_rank(x_star)) if rank is None else rank
     _check_dimensions(d, rank, m)
     return SensingProblem(PackedSensingOperator.from_dense(A), y, x_star, rank)
