@@ -231,8 +231,8 @@ def sensing_problem_from_tensors(A: torch.Tensor, y: torch.Tensor, x_star: torch
 
 def step_size(x_star: torch.Tensor, U0: torch.Tensor, eta: float = 0.1) -> torch.Tensor:
     """Learning rate eta / max(||X*||_2, ||U0||_2^2), per run for batched (B, d, R) U0."""
-    if not eta > 0:
-        raise ValueError(f"eta must be positive, got {eta}")
+    if not (isinstance(eta, (int, float)) and math.isfinite(eta) and eta > 0):
+        raise ValueError(f"eta must be a positive finite number, got {eta!r}")
     init_scale = torch.linalg.matrix_norm(U0, ord=2).square()
     return eta / torch.clamp(init_scale, min=torch.linalg.matrix_norm(x_star, ord=2))
 
@@ -275,21 +275,36 @@ def _validated_init(problem: SensingProblem, U0: torch.Tensor) -> torch.Tensor:
     if not torch.is_tensor(U0) or U0.ndim not in (2, 3) or U0.shape[-2] != problem.d or U0.numel() == 0:
         shape = tuple(U0.shape) if torch.is_tensor(U0) else type(U0).__name__
         raise ValueError(f"U0 must be a non-empty (d, R) or (B, d, R) tensor with d={problem.d}, got {shape}")
-    if not torch.isfinite(U0).all():
-        raise ValueError("U0 contains non-finite values")
-    U = U0.detach().to(device=problem.x_star.device, dtype=problem.x_star.dtype)
+    # A silent cast would run another problem than the one asked for (an int U0, a float32 copy).
+    x_star = problem.x_star
+    if U0.dtype != x_star.dtype or U0.device != x_star.device:
+        raise ValueError(f"U0 must match the problem's dtype and device ({str(x_star.dtype).removeprefix('torch.')} "
+                         f"on {x_star.device}), got {_describe(U0)}")
+    _check_finite("U0", U0)
+    U = U0.detach()
     return U if U.ndim == 3 else U[None]
 
 
 def _resolve_lr(problem: SensingProblem, U: torch.Tensor, lr, eta: float) -> torch.Tensor:
     if lr is None:
         return step_size(problem.x_star, U, eta)
+    if isinstance(lr, bool) or not (isinstance(lr, (int, float)) or torch.is_tensor(lr)):
+        raise ValueError(f"lr must be a positive finite number or a tensor of one per run, got {lr!r}")
     lr = torch.as_tensor(lr, dtype=U.dtype, device=U.device).flatten()
     if lr.numel() == 1:
         lr = lr.expand(U.shape[0])
     if lr.shape != (U.shape[0],) or not (torch.isfinite(lr).all() and (lr > 0).all()):
         raise ValueError(f"lr must be a positive finite scalar or one value per run ({U.shape[0]}), got {lr}")
     return lr.clone()
+
+
+def _check_gd_arguments(steps, eta, top_k, check_every, divergence_factor) -> None:
+    for name, value, least in (("steps", steps, 0), ("top_k", top_k, 1), ("check_every", check_every, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
+    for name, value in (("eta", eta), ("divergence_factor", divergence_factor)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a positive finite number, got {value!r}")
 
 
 def _raise_if_diverged(loss_chunk: torch.Tensor, first_step: int, limit: torch.Tensor, labels) -> None:
@@ -329,10 +344,7 @@ def gradient_descent(problem: SensingProblem, U0: torch.Tensor, steps: int, lr=N
     progress(t, steps), if given, is called after each recorded iterate t = 0..steps. backend picks the
     operator pass (resolve_backend; default: Triton on CUDA, numba on CPU).
     """
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be a non-negative int, got {steps!r}")
-    if top_k < 1 or check_every < 1:
-        raise ValueError(f"top_k and check_every must be >= 1, got {top_k} and {check_every}")
+    _check_gd_arguments(steps, eta, top_k, check_every, divergence_factor)
     U = _validated_init(problem, U0)
     runs, _, width = U.shape
     lr_per_run = _resolve_lr(problem, U, lr, eta)
