@@ -38,8 +38,20 @@ def main(argv: list[str]) -> int:
                 return self.stream.read(size)
 
         _mnist._install = lambda stream, dest, expected: install(Hanging(stream), dest, expected)
+    _barrier()
     print(_mnist.locate_mnist())
     return 0
+
+
+def _barrier() -> None:
+    """With FAKE_MNIST_BARRIER=DIR:N, wait until N children have arrived, so their fetches overlap."""
+    if "FAKE_MNIST_BARRIER" not in os.environ:
+        return
+    folder, count = os.environ["FAKE_MNIST_BARRIER"].rsplit(":", 1)
+    (Path(folder) / str(os.getpid())).touch()
+    deadline = time.monotonic() + 120
+    while len(list(Path(folder).iterdir())) < int(count) and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 if __name__ == "__main__":
