@@ -171,9 +171,20 @@ def locate_mnist(root: str | os.PathLike | None = None) -> Path:
         verify_raw_files(explicit)
         return Path(explicit)
     cache = default_cache_root()
-    cache.mkdir(parents=True, exist_ok=True)
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(cache / ".mnist.lock"))
+        lock.acquire()
+    except OSError as err:
+        # A read-only cache that already holds verified files still serves them; nothing can be fetched into it.
+        if cache.is_dir() and not _problems(cache):
+            return cache
+        raise MNISTUnavailable(
+            f"the MNIST cache {cache} cannot be written ({err.strerror or err}) and holds no verified copy; "
+            "pass --mnist-root=ROOT or set MNIST_ROOT=ROOT to a folder holding ROOT/MNIST/raw/, "
+            "or set XDG_CACHE_HOME to a writable folder") from None
     # Concurrent sessions (and xdist workers) share one fetch.
-    with FileLock(str(cache / ".mnist.lock")):
+    try:
         _remove_partial_downloads(cache)
         problems = _problems(cache)
         if not problems:
@@ -192,6 +203,8 @@ def locate_mnist(root: str | os.PathLike | None = None) -> Path:
                 return cache
             except Exception as err:  # each source fails in its own way; the error lists them all
                 failures.append(f"{label}: {_first_line(err)}")
+    finally:
+        lock.release()
     raise MNISTUnavailable(
         f"MNIST is not in the cache {raw_dir(cache)} and could not be fetched:\n  "
         + "\n  ".join(failures)

