@@ -139,6 +139,12 @@ def test_seed_must_be_an_integer(seed):
         seeded_generator(seed, "mlp-weights")
 
 
+@pytest.mark.parametrize("stream", ["", None, 3])
+def test_stream_must_be_a_name(stream):
+    with pytest.raises(ValueError, match=f"stream must be a non-empty name, got {stream!r}"):
+        seeded_generator(0, stream)
+
+
 def test_streams_are_named_after_their_use():
     """Every stream the code draws from is in STREAMS, so the overlap test covers it."""
     used = set()
