@@ -61,6 +61,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
     parser.add_argument("--mnist-root", default=None, metavar="DIR",
                         help="torchvision-style root holding MNIST/raw/ (overrides $MNIST_ROOT)")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="compute afresh and do not store results (default: the cache shared with pytest claims)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -195,13 +197,23 @@ def _plain(value):
     return value
 
 
-def _run(args, out, device) -> list[Path]:
-    from ._experiments import run
+def _cached(args, config, device, label: str):
+    """The result of `config`, from the result cache unless --no-cache; says which on stderr."""
+    from ._cache import ResultCache
+    from ._experiments import cached_run
     from ._progress import progress_bar
 
-    name, config = _config(args)
     unit = "epoch" if hasattr(config, "epochs") else "step"
-    result = run(config, device, mnist_root=args.mnist_root, progress=progress_bar(name, unit))
+    result, info = cached_run(config, device, ResultCache(enabled=not args.no_cache), mnist_root=args.mnist_root,
+                              progress=progress_bar(label, unit))
+    origin = "loaded from the cache" if info.loaded else "computed"
+    print(f"{label}: {origin} ({info.compute_seconds:.1f} s to compute)", file=sys.stderr)
+    return result
+
+
+def _run(args, out, device) -> list[Path]:
+    name, config = _config(args)
+    result = _cached(args, config, device, name)
     print("\n".join(_summary(result)))
     return _save(name, result, out)
 
@@ -209,15 +221,12 @@ def _run(args, out, device) -> list[Path]:
 def _figures(args, out, device) -> list[Path]:
     import matplotlib.style
 
-    from . import _experiments
+    from ._experiments import claim_experiments
     from ._figures import RENDER_STYLE, all_figures, save_png
-    from ._progress import progress_bar
 
-    configs = _experiments.claim_experiments(args.seed)
-    history = _experiments.run(configs["mlp"], device, mnist_root=args.mnist_root,
-                               progress=progress_bar(f"MNIST MLP seed {args.seed}", "epoch"))
-    sensing = [_experiments.run(configs[f"sensing-{m}dr"], device, progress=progress_bar(f"sensing {m}dr"))
-               for m in (10, 5)]
+    configs = claim_experiments(args.seed)
+    history = _cached(args, configs["mlp"], device, "mlp")
+    sensing = [_cached(args, configs[f"sensing-{m}dr"], device, f"sensing-{m}dr") for m in (10, 5)]
     with matplotlib.style.context(RENDER_STYLE, after_reset=True):
         figures = all_figures(history, sensing)
         return [save_png(figure, out / f"{name}.png") for name, figure in figures.items()]

@@ -5,11 +5,14 @@ The device is not part of a config: it changes how a result is computed, not wha
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
+import numpy
 import torch
 
+from ._cache import CacheInfo, ResultCache, source_fingerprint
 from ._convex import NuclearNormSolution, min_nuclear_norm_interpolant
 from ._mlp import INITS, MLPConfig, build_mlp, initial_gradient_norms, train_mlp
 from ._mnist import MNIST, load_mnist
@@ -166,16 +169,36 @@ def _run_depth_probe(config: DepthProbeConfig, data: MNIST, device) -> DepthProb
     return DepthProbeResult(config, norms)
 
 
-def run(config, device="cpu", data: MNIST | None = None, mnist_root=None, progress=None):
-    """Compute the result of `config` on `device`; MNIST experiments load `data` from `mnist_root` if not given."""
+def run(config, device="cpu", data=None, mnist_root=None, progress=None):
+    """Compute the result of `config` on `device`.
+
+    MNIST experiments use `data` (an MNIST, or a callable returning one, called only here) or else load it
+    from `mnist_root`.
+    """
     if isinstance(config, SensingConfig):
         return _run_sensing(config, device, progress)
     if isinstance(config, (MLPConfig, DepthProbeConfig)):
+        data = data() if callable(data) else data
         data = data if data is not None else load_mnist(mnist_root, device)
         if isinstance(config, MLPConfig):
             return train_mlp(config, data, device, progress=progress)
         return _run_depth_probe(config, data, device)
     raise TypeError(f"no experiment for config of type {type(config).__name__}")
+
+
+def experiment_spec(config, device, fingerprint: str | None = None) -> dict:
+    """Everything a result depends on, as plain data: the cache key of `config` run on `device`."""
+    return {"experiment": type(config).__name__, "config": dataclasses.asdict(config),
+            "code": fingerprint or source_fingerprint(), "torch": torch.__version__, "numpy": numpy.__version__,
+            "device": str(torch.device(device))}
+
+
+def cached_run(config, device="cpu", cache: ResultCache | None = None, fingerprint: str | None = None,
+               **run_options) -> tuple[object, CacheInfo]:
+    """`run(config, device, ...)` through the on-disk cache (default location unless `cache` is given)."""
+    cache = cache if cache is not None else ResultCache()
+    spec = experiment_spec(config, device, fingerprint)
+    return cache.get_or_compute(spec, lambda: run(config, device, **run_options))
 
 
 #: m / (d r) of the two paper-scale sweeps and their horizons T; at 5dr the bulk of the spectrum is

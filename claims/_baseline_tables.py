@@ -1,0 +1,163 @@
+"""Every trajectory and derived quantity the claims and figures use, as flat numeric tables.
+
+A table is ``{column: 1-D numpy array}`` with columns of equal length, the shape pytest-regressions'
+``num_regression`` stores as CSV. `tables(results)` builds them all from the session's results by
+experiment name; claims/test_baselines.py compares them with the committed baselines and
+claims/_baseline_spread.py uses the same functions to measure how much each column really varies.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+#: recorded sensing steps kept in the baselines: every STEP_STRIDE-th step, plus the last
+STEP_STRIDE = 25
+#: the sweeps whose trajectories are stored, by experiment name
+SENSING_EXPERIMENTS = ("sensing-10dr", "sensing-5dr")
+
+
+def _np(value) -> np.ndarray:
+    if torch.is_tensor(value):
+        value = value.detach().cpu().double() if value.is_floating_point() else value.detach().cpu()
+        return value.numpy()
+    return np.asarray(value)
+
+
+def _alpha_label(alpha: float) -> str:
+    return f"a{alpha:.0e}".replace("e-0", "e-")  # a1e-5, a1e-1
+
+
+def _flatten(evidence: dict, prefix: str = "") -> dict[str, np.ndarray]:
+    """Scalars, bools, ints, None and (nested) sequences or tensors of numbers as one-row columns."""
+    out: dict[str, np.ndarray] = {}
+    for key, value in evidence.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, str):
+            continue  # a label (e.g. P1's side); its numeric inputs are stored beside it
+        if torch.is_tensor(value):
+            value = value.detach().cpu().double().tolist() if value.is_floating_point() else value.tolist()
+        if isinstance(value, (list, tuple)):
+            flat = np.asarray([math.nan if v is None else v for v in np.asarray(value, dtype=object).ravel()])
+            for k, item in enumerate(flat, start=1):
+                out.update(_flatten({f"{name}_{k}": item.item() if hasattr(item, "item") else item}))
+            continue
+        if value is None:
+            value = math.nan
+        if isinstance(value, bool):
+            value = int(value)
+        out[name] = np.atleast_1d(np.asarray(value))
+    return out
+
+
+def mlp_epochs(history) -> dict[str, np.ndarray]:
+    """Per epoch: losses, accuracy, per-layer gradient norms and the P4 balance terms."""
+    h, layers = history, range(1, len(history.layer_names) + 1)
+    table = {"epoch": np.arange(1, h.config.epochs + 1), "train_nll": _np(h.train_nll),
+             "test_nll": _np(h.test_nll), "test_accuracy": _np(h.test_accuracy)}
+    table.update({f"grad_norm_l{k}": _np(h.grad_norms[:, k - 1]) for k in layers})
+    if h.balance is not None:
+        b = h.balance
+        table.update({f"weight_sq_norm_l{k}": _np(b.weight_sq_norms[1:, k - 1]) for k in layers})
+        table.update({f"grad_sq_sum_l{k}": _np(b.grad_sq_sums[:, k - 1]) for k in layers})
+        table.update({f"grad_lower_bound_l{k}": _np(b.grad_lower_bound[:, k - 1]) for k in layers})
+        table["max_identity_violation"] = _np(b.max_violation)
+    return table
+
+
+def mlp_quantities(history) -> dict[str, np.ndarray]:
+    """G1-G3 and P4 evidence, and the gradient norms at initialization, as one row."""
+    from claims.test_gradient_norms import g1_g3_evidence, p4_evidence
+
+    row = _flatten({"init_grad_norm": history.init_grad_norms})
+    row.update(_flatten(g1_g3_evidence(history), "g1_g3."))
+    row.update(_flatten(p4_evidence(history), "p4."))
+    return row
+
+
+def recorded_steps(steps: int) -> np.ndarray:
+    """0, STEP_STRIDE, 2 STEP_STRIDE, ... and the last step."""
+    return np.unique(np.r_[np.arange(0, steps + 1, STEP_STRIDE), steps])
+
+
+def sensing_steps(result) -> dict[str, np.ndarray]:
+    """At the recorded steps, per alpha and for the exact run: distance, loss and top singular values."""
+    sweep = result.sweep
+    t = recorded_steps(result.config.steps)
+    table = {"step": t}
+    runs = [(_alpha_label(a), sweep.alpha_trace(a), sweep.trace.singular_values.shape[-1]) for a in sweep.alphas]
+    runs.append(("exact", sweep.exact_trace, result.config.r))  # the rest of its singular values are padding
+    for label, trace, k_max in runs:
+        table[f"{label}_distance"] = _np(trace.distance[t])
+        table[f"{label}_loss"] = _np(trace.loss[t])
+        table.update({f"{label}_sv{k}": _np(trace.singular_values[t, k - 1]) for k in range(1, k_max + 1)})
+    return table
+
+
+def sensing_escape_steps(result) -> dict[str, np.ndarray]:
+    """Per alpha: S5's escape step (rel. distance < 0.5) and P3's per-component escape steps t_k."""
+    from claims._analysis import escape_steps
+    from core import escape_step
+
+    sweep, r = result.sweep, result.config.r
+    targets = torch.linalg.eigvalsh(sweep.x_star).flip(0)[:r].clamp(min=0).sqrt() / 2
+    table = {"alpha": np.asarray(sweep.alphas, dtype=float), "s5_escape_step": [], }
+    table.update({f"p3_t{k}": [] for k in range(1, r + 1)})
+    for alpha in sweep.alphas:
+        trace = sweep.alpha_trace(alpha)
+        step = escape_step(trace.rel_distance)
+        table["s5_escape_step"].append(-1 if step is None else step)  # -1: never escaped within T
+        for k, t_k in enumerate(escape_steps(trace.singular_values, targets), start=1):
+            table[f"p3_t{k}"].append(-1 if t_k is None else t_k)
+    return {k: np.asarray(v) for k, v in table.items()}
+
+
+def sensing_quantities(result) -> dict[str, np.ndarray]:
+    """The predictions (growth spectrum, local rate) and P2, P3 evidence of one sweep, as one row."""
+    from claims.test_sensing_predictions import p2_evidence, p3_evidence
+
+    row = _flatten({"growth_spectrum": result.growth_spectrum, "exact_local_rate": result.exact_local_rate})
+    row.update(_flatten(p2_evidence(result), "p2."))
+    p3 = p3_evidence(result)
+    p3.pop("escape_steps")  # stored per alpha in the escape-steps table
+    row.update(_flatten(p3, "p3."))
+    return row
+
+
+def threshold_quantities(threshold_runs: dict) -> dict[str, np.ndarray]:
+    """P1 evidence, one row per m / (d r) of the uniqueness sweep."""
+    from claims.test_sensing_predictions import p1_evidence
+    from core import sensing_thresholds
+
+    rows = []
+    for m_per_dr, result in sorted(threshold_runs.items()):
+        config = result.config
+        m_psd = sensing_thresholds(config.d, config.r).psd_uniqueness
+        row = {"m_per_dr": m_per_dr, "m": config.m, "below_m_psd": int(config.m < m_psd)}
+        row.update({k: v for k, v in p1_evidence(result, m_psd).items() if k != "side"})
+        rows.append(row)
+    return {key: np.asarray([row[key] for row in rows]) for key in rows[0]}
+
+
+def threshold_runs_of(results) -> dict:
+    runs = [results[name] for name in results.configs if name.startswith("threshold-")]
+    return {round(result.config.m_per_dr): result for result in runs}
+
+
+def tables(results, experiments=("mlp", *SENSING_EXPERIMENTS, "threshold")) -> dict[str, dict[str, np.ndarray]]:
+    """Every baseline table, by its name (the baseline file's stem without the device suffix)."""
+    out = {}
+    for name in experiments:
+        if name == "mlp":
+            out["mlp_epochs"] = mlp_epochs(results["mlp"])
+            out["mlp_quantities"] = mlp_quantities(results["mlp"])
+        elif name == "threshold":
+            out["threshold_quantities"] = threshold_quantities(threshold_runs_of(results))
+        else:
+            stem = name.replace("-", "_")
+            out[f"{stem}_steps"] = sensing_steps(results[name])
+            out[f"{stem}_escape_steps"] = sensing_escape_steps(results[name])
+            out[f"{stem}_quantities"] = sensing_quantities(results[name])
+    return out
