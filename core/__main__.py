@@ -234,6 +234,15 @@ def _figures(args, out, device) -> list[Path]:
 
 def main(argv=None) -> int:
     """Entry point; returns the process exit status."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        # Every output is written atomically, so an interrupted run leaves no half file behind.
+        print("\ninterrupted: outputs are written atomically, so none is half-written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "list":
@@ -260,10 +269,6 @@ def main(argv=None) -> int:
     except (MNISTUnavailable, SensingDivergenceError, MLPDivergenceError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_FAILED
-    except KeyboardInterrupt:
-        # Every output is written atomically, so an interrupted run leaves no half file behind.
-        print("interrupted: outputs are written atomically, so none is half-written", file=sys.stderr)
-        return EXIT_INTERRUPTED
     for path in written:
         print(path)
     return 0

@@ -1,8 +1,10 @@
 """Bad command lines get exit status 2 and one line naming the offending value, never a traceback."""
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -103,3 +105,27 @@ def test_mlp_divergence_is_an_error_not_a_nan_curve(tmp_path, capsys, pytestconf
     err = capsys.readouterr().err
     assert "MLP training diverged" in err and "epoch 1, batch" in err and "loss=nan" in err
     assert not (tmp_path / "mlp.npz").exists()
+
+
+def test_ctrl_c_exits_130_without_a_traceback_or_half_file(tmp_path):
+    err_path = tmp_path / "stderr"
+    with open(err_path, "w") as err:
+        # A shell's background jobs ignore SIGINT, and Python keeps an ignored SIGINT ignored: restore it.
+        child = subprocess.Popen([sys.executable, "-m", "core", "run", "sensing", "--d", "40", "--r", "2",
+                                  "--steps", "500000", "--alphas", "1e-3", "--out", str(tmp_path / "out")],
+                                 cwd=REPO, stdout=subprocess.DEVNULL, stderr=err,
+                                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        try:
+            deadline = time.monotonic() + 120
+            while "step" not in err_path.read_text():  # the progress line: GD is running
+                assert child.poll() is None and time.monotonic() < deadline, err_path.read_text()
+                time.sleep(0.1)
+            child.send_signal(signal.SIGINT)
+            assert child.wait(timeout=60) == 130
+        finally:
+            child.kill()
+            child.wait()
+    text = err_path.read_text()
+    assert "Traceback" not in text
+    assert "\ninterrupted: outputs are written atomically" in text  # on a line of its own, past the progress bar
+    assert list((tmp_path / "out").iterdir()) == []
