@@ -20,7 +20,8 @@ from core import (
 from core._mlp import INITS, MLPDivergenceError
 from core._mnist import MNIST
 
-FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# No example database: the tests write nothing into the checkout.
+FAST = settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 not_an_int = st.one_of(st.floats(allow_nan=True), st.booleans(), st.text(max_size=4), st.none(),
                        st.lists(st.integers(), max_size=2).map(tuple))
