@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 EXIT_FAILED = 1  # usage errors exit 2 through argparse
+EXIT_INTERRUPTED = 130  # the shell's code for a run stopped by Ctrl-C
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -47,6 +48,12 @@ def _output_dir(path: str) -> Path:
     except OSError as err:
         raise ValueError(f"--out {path}: not writable ({err.strerror or err})") from None
     return out
+
+
+def _mnist_root(path: str | None) -> None:
+    """Reject a --mnist-root that cannot hold MNIST before an experiment starts; its files are checked on load."""
+    if path is not None and not Path(path).is_dir():
+        raise ValueError(f"--mnist-root {path}: not a directory")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -227,6 +234,15 @@ def _figures(args, out, device) -> list[Path]:
 
 def main(argv=None) -> int:
     """Entry point; returns the process exit status."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        # Every output is written atomically, so an interrupted run leaves no half file behind.
+        print("\ninterrupted: outputs are written atomically, so none is half-written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "list":
@@ -239,16 +255,18 @@ def main(argv=None) -> int:
         from ._experiments import resolve_device
 
         out, device = _output_dir(args.out), resolve_device(args.device)
+        _mnist_root(args.mnist_root)
         if args.command == "run":
             _config(args)  # reject a bad config before any work starts
     except ValueError as err:
         parser.error(str(err))  # exits with status 2
+    from ._mlp import MLPDivergenceError
     from ._mnist import MNISTUnavailable
     from ._sensing import SensingDivergenceError
 
     try:
         written = (_run if args.command == "run" else _figures)(args, out, device)
-    except (MNISTUnavailable, SensingDivergenceError, OSError) as err:
+    except (MNISTUnavailable, SensingDivergenceError, MLPDivergenceError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_FAILED
     for path in written:

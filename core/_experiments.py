@@ -36,6 +36,18 @@ def _positive_float(name: str, value) -> None:
         raise ValueError(f"{name} must be a positive finite number, got {value!r}")
 
 
+def _integer(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+
+
+def _sequence(name: str, value) -> tuple:
+    """`value` as a tuple; a scalar or string is a mistake, not a one-element sequence."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise ValueError(f"{name} must be a sequence, got {value!r}")
+    return tuple(value)
+
+
 @dataclass(frozen=True)
 class SensingConfig:
     """One matrix-sensing problem and GD from U_0 = alpha W for each alpha, plus the exact R = r run."""
@@ -54,7 +66,7 @@ class SensingConfig:
     convex: bool = False
 
     def __post_init__(self):
-        object.__setattr__(self, "alphas", tuple(float(a) for a in self.alphas))
+        object.__setattr__(self, "alphas", _sequence("alphas", self.alphas))
         for name in ("d", "r", "m", "steps", "top_k"):
             _positive_int(name, getattr(self, name))
         if self.r > self.d:
@@ -63,11 +75,13 @@ class SensingConfig:
             raise ValueError("alphas is empty: give at least one initialization scale")
         for alpha in self.alphas:
             _positive_float("alpha", alpha)
+        object.__setattr__(self, "alphas", tuple(float(a) for a in self.alphas))
         _positive_float("eta", self.eta)
         _positive_float("exact_init_scale", self.exact_init_scale)
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise ValueError(f"seed must be an integer, got {self.seed!r}")
-        if self.dtype not in _DTYPES:
+        _integer("seed", self.seed)
+        if not isinstance(self.convex, bool):
+            raise ValueError(f"convex must be True or False, got {self.convex!r}")
+        if not isinstance(self.dtype, str) or self.dtype not in _DTYPES:
             raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {self.dtype!r}")
 
     @property
@@ -98,13 +112,14 @@ class DepthProbeConfig:
     batches: int = 10
 
     def __post_init__(self):
-        object.__setattr__(self, "depths", tuple(self.depths))
-        if self.init not in INITS:
+        object.__setattr__(self, "depths", _sequence("depths", self.depths))
+        if not isinstance(self.init, str) or self.init not in INITS:
             raise ValueError(f"unknown init {self.init!r}; choose one of {INITS}")
         if not self.depths:
             raise ValueError("depths is empty")
         for name, value in [("depth", d) for d in self.depths] + [("width", self.width), ("batches", self.batches)]:
             _positive_int(name, value)
+        _integer("seed", self.seed)
 
 
 @dataclass(frozen=True)
@@ -115,14 +130,21 @@ class DepthProbeResult:
     norms: dict[int, torch.Tensor] = field(hash=False)
 
 
-def resolve_device(name: str | None = None) -> torch.device:
+def resolve_device(name: str | torch.device | None = None) -> torch.device:
     """`name`, checked to be usable here, or cuda when available, else cpu; ValueError if unusable."""
     name = name or ("cuda" if torch.cuda.is_available() else "cpu")
+    if not isinstance(name, (str, torch.device)):
+        raise ValueError(f"device must be a name such as 'cpu' or 'cuda:0', got {name!r}")
     try:
         device = torch.device(name)
-        torch.empty(0, device=device)
-    except (RuntimeError, AssertionError) as err:
-        raise ValueError(f"device {name!r} is not usable here: {err}") from None
+        # A real float64 computation read back on the host: "meta" allocates but holds no data, and mps
+        # has no float64, yet the sensing runs need both.
+        probe = torch.arange(3, dtype=torch.float64, device=device)
+        if float((probe @ probe).item()) != 5.0:
+            raise RuntimeError("a float64 dot product gave a wrong result")
+    except (RuntimeError, AssertionError, TypeError, NotImplementedError) as err:
+        reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+        raise ValueError(f"device {str(name)!r} is not usable here: {reason}") from None
     return device
 
 

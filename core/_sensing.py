@@ -186,14 +186,28 @@ def make_sensing_problem(d: int = 100, r: int = 5, m: int | None = None, seed: i
     return SensingProblem(operator.to(device, storage_dtype or dtype), y.to(device, dtype), x_star.to(device, dtype), r)
 
 
+def _describe(tensor) -> str:
+    if not torch.is_tensor(tensor):
+        return type(tensor).__name__
+    return f"{tuple(tensor.shape)} {str(tensor.dtype).removeprefix('torch.')} on {tensor.device}"
+
+
+def _check_finite(name: str, tensor: torch.Tensor) -> None:
+    bad = ~torch.isfinite(tensor)
+    if bad.any():
+        first = tuple(int(i) for i in bad.nonzero()[0])
+        raise ValueError(f"{name} contains {int(bad.sum())} non-finite values, the first {float(tensor[first])} "
+                         f"at index {first}")
+
+
 def sensing_problem_from_tensors(A: torch.Tensor, y: torch.Tensor, x_star: torch.Tensor,
                                  rank: int | None = None) -> SensingProblem:
     """Problem from user tensors: dense A (m, d, d), y (m,), symmetric x_star (d, d) on one device and dtype."""
     for name, tensor in (("A", A), ("y", y), ("x_star", x_star)):
         if not torch.is_tensor(tensor) or not tensor.is_floating_point():
-            raise ValueError(f"{name} must be a floating-point tensor")
-        if not torch.isfinite(tensor).all():
-            raise ValueError(f"{name} contains non-finite values")
+            raise ValueError(f"{name} must be a floating-point tensor, got {_describe(tensor)}")
+        if tensor.device.type == "meta":
+            raise ValueError(f"{name} is on the meta device, which holds no values")
     if A.ndim != 3 or A.shape[1] != A.shape[2]:
         raise ValueError(f"A must have shape (m, d, d), got {tuple(A.shape)}")
     m, d = A.shape[0], A.shape[1]
@@ -203,9 +217,15 @@ def sensing_problem_from_tensors(A: torch.Tensor, y: torch.Tensor, x_star: torch
     if x_star.shape != (d, d):
         raise ValueError(f"x_star must have shape ({d}, {d}) to match A, got {tuple(x_star.shape)}")
     if len({A.dtype, y.dtype, x_star.dtype}) > 1 or len({A.device, y.device, x_star.device}) > 1:
-        raise ValueError("A, y and x_star must share one dtype and one device")
+        raise ValueError(f"A, y and x_star must share one dtype and one device, got A {_describe(A)}, "
+                         f"y {_describe(y)}, x_star {_describe(x_star)}")
+    for name, tensor in (("A", A), ("y", y), ("x_star", x_star)):
+        _check_finite(name, tensor)
+    asymmetry = float((x_star - x_star.T).abs().max())
     if not torch.allclose(x_star, x_star.T, rtol=1e-6, atol=1e-9):
-        raise ValueError("x_star must be symmetric")
+        raise ValueError(f"x_star must be symmetric, but max |x_star - x_star^T| = {asymmetry:.3e}")
+    if rank is not None and (isinstance(rank, bool) or not isinstance(rank, int)):
+        raise ValueError(f"rank must be an integer, got {rank!r}")
     rank = int(torch.linalg.matrix_rank(x_star)) if rank is None else rank
     _check_dimensions(d, rank, m)
     return SensingProblem(PackedSensingOperator.from_dense(A), y, x_star, rank)
@@ -213,8 +233,8 @@ def sensing_problem_from_tensors(A: torch.Tensor, y: torch.Tensor, x_star: torch
 
 def step_size(x_star: torch.Tensor, U0: torch.Tensor, eta: float = 0.1) -> torch.Tensor:
     """Learning rate eta / max(||X*||_2, ||U0||_2^2), per run for batched (B, d, R) U0."""
-    if not eta > 0:
-        raise ValueError(f"eta must be positive, got {eta}")
+    if not (isinstance(eta, (int, float)) and math.isfinite(eta) and eta > 0):
+        raise ValueError(f"eta must be a positive finite number, got {eta!r}")
     init_scale = torch.linalg.matrix_norm(U0, ord=2).square()
     return eta / torch.clamp(init_scale, min=torch.linalg.matrix_norm(x_star, ord=2))
 
@@ -257,21 +277,36 @@ def _validated_init(problem: SensingProblem, U0: torch.Tensor) -> torch.Tensor:
     if not torch.is_tensor(U0) or U0.ndim not in (2, 3) or U0.shape[-2] != problem.d or U0.numel() == 0:
         shape = tuple(U0.shape) if torch.is_tensor(U0) else type(U0).__name__
         raise ValueError(f"U0 must be a non-empty (d, R) or (B, d, R) tensor with d={problem.d}, got {shape}")
-    if not torch.isfinite(U0).all():
-        raise ValueError("U0 contains non-finite values")
-    U = U0.detach().to(device=problem.x_star.device, dtype=problem.x_star.dtype)
+    # A silent cast would run another problem than the one asked for (an int U0, a float32 copy).
+    x_star = problem.x_star
+    if U0.dtype != x_star.dtype or U0.device != x_star.device:
+        raise ValueError(f"U0 must match the problem's dtype and device ({str(x_star.dtype).removeprefix('torch.')} "
+                         f"on {x_star.device}), got {_describe(U0)}")
+    _check_finite("U0", U0)
+    U = U0.detach()
     return U if U.ndim == 3 else U[None]
 
 
 def _resolve_lr(problem: SensingProblem, U: torch.Tensor, lr, eta: float) -> torch.Tensor:
     if lr is None:
         return step_size(problem.x_star, U, eta)
+    if isinstance(lr, bool) or not (isinstance(lr, (int, float)) or torch.is_tensor(lr)):
+        raise ValueError(f"lr must be a positive finite number or a tensor of one per run, got {lr!r}")
     lr = torch.as_tensor(lr, dtype=U.dtype, device=U.device).flatten()
     if lr.numel() == 1:
         lr = lr.expand(U.shape[0])
     if lr.shape != (U.shape[0],) or not (torch.isfinite(lr).all() and (lr > 0).all()):
         raise ValueError(f"lr must be a positive finite scalar or one value per run ({U.shape[0]}), got {lr}")
     return lr.clone()
+
+
+def _check_gd_arguments(steps, eta, top_k, check_every, divergence_factor) -> None:
+    for name, value, least in (("steps", steps, 0), ("top_k", top_k, 1), ("check_every", check_every, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
+    for name, value in (("eta", eta), ("divergence_factor", divergence_factor)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a positive finite number, got {value!r}")
 
 
 def _raise_if_diverged(loss_chunk: torch.Tensor, first_step: int, limit: torch.Tensor, labels) -> None:
@@ -323,10 +358,7 @@ def gradient_descent(problem: SensingProblem, U0: torch.Tensor, steps: int, lr=N
     progress(t, steps), if given, is called after each recorded iterate t = 0..steps. backend picks the
     operator pass (resolve_backend; default: Triton on CUDA, numba on CPU).
     """
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be a non-negative int, got {steps!r}")
-    if top_k < 1 or check_every < 1:
-        raise ValueError(f"top_k and check_every must be >= 1, got {top_k} and {check_every}")
+    _check_gd_arguments(steps, eta, top_k, check_every, divergence_factor)
     U = _validated_init(problem, U0)
     runs, _, width = U.shape
     lr_per_run = _resolve_lr(problem, U, lr, eta)
