@@ -91,7 +91,23 @@ class ExperimentLog:
             terminalreporter.write_line(f"{name:24s} {line}")
 
 
+def _check_options(config) -> None:
+    """Reject an unusable --claim-seeds or --mnist-root before any experiment starts."""
+    import os
+
+    from core._experiments import claim_experiments
+
+    try:
+        claim_experiments(config.getoption("seed"), config.getoption("claim_seeds"))
+    except ValueError as err:
+        raise pytest.UsageError(f"--claim-seeds: {err}") from None
+    root = config.getoption("mnist_root")
+    if root is not None and not os.path.isdir(root):
+        raise pytest.UsageError(f"--mnist-root {root}: not a directory")
+
+
 def pytest_configure(config):
+    _check_options(config)
     config.stash[_DEVICE] = _resolve_device(config)
     config.stash[_LOG] = ExperimentLog()
     config.pluginmanager.register(config.stash[_LOG], "claims-experiment-log")
