@@ -171,14 +171,6 @@ class MLPHistory:
         return self.grad_norms / sizes.sqrt()
 
 
-def _balance_terms(weights, grads, grad_norms):
-    """Per-layer <W_l, grad_l>, ||W_l||_F and the batch's identity violation, all on the device."""
-    products = torch.stack([torch.vdot(w.reshape(-1), g.reshape(-1)) for w, g in zip(weights, grads)])
-    weight_norms = torch.stack([torch.linalg.vector_norm(w) for w in weights])
-    scale = (weight_norms * grad_norms).max()
-    return products, weight_norms, (products.max() - products.min()) / scale
-
-
 def _squared_norms(weights) -> torch.Tensor:
     """||W_l||_F^2 per layer, summed in float64 so that lr^2-sized changes stay resolved."""
     with torch.no_grad():
@@ -253,31 +245,32 @@ def train_mlp(config: MLPConfig, data: MNIST, device: str | torch.device = "cpu"
     weight_sq[0] = _squared_norms(weights)
     for epoch in range(epochs):
         batches = _batch_order(len(x), config.batch_size, order_rng, device)
-        loss_sum = torch.zeros((), device=device, dtype=torch.float64)
-        batch_losses = torch.zeros(len(batches), device=device)
+        # One row per batch: gradient norms, <W_l, grad_l>, weight norms, loss. Filled with one copy per
+        # batch and reduced once per epoch, so recording costs a few small kernels per step.
+        record = torch.zeros(len(batches), 3 * layers + 1, device=device)
         checked = 0
         for b, idx in enumerate(batches):
             loss = F.nll_loss(model(x[idx]), y[idx])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             with torch.no_grad():
-                norms = layer_gradient_norms(model)
-                products, weight_norms, batch_violation = _balance_terms(weights, [w.grad for w in weights], norms)
-                grad_norms[epoch] += norms
-                grad_sq_sums[epoch] += norms.double().square()
-                lower_bound[epoch] += products.mean().abs() / weight_norms
-                violation[epoch] = torch.maximum(violation[epoch], batch_violation)
-                loss_sum += loss.detach()
-                batch_losses[b] = loss.detach()
+                record[b] = torch.stack(
+                    [torch.linalg.vector_norm(w.grad) for w in weights]
+                    + [torch.vdot(w.reshape(-1), w.grad.reshape(-1)) for w in weights]
+                    + [torch.linalg.vector_norm(w) for w in weights] + [loss.detach()])
             optimizer.step()
             # One host sync per CHECK_EVERY batches: cheap on a GPU, and a NaN run (whose arithmetic is slow
             # on a CPU) stops within CHECK_EVERY batches.
             if b + 1 - checked >= CHECK_EVERY or b + 1 == len(batches):
-                _raise_if_diverged(batch_losses[checked:b + 1], checked, config, epoch)
+                _raise_if_diverged(record[checked:b + 1, -1], checked, config, epoch)
                 checked = b + 1
-        grad_norms[epoch] /= len(batches)
-        lower_bound[epoch] /= len(batches)
-        train_nll[epoch] = loss_sum / len(batches)
+        norms, products, weight_norms = record[:, :-1].split(layers, dim=1)
+        grad_norms[epoch] = norms.mean(dim=0)
+        grad_sq_sums[epoch] = norms.double().square().sum(dim=0)
+        lower_bound[epoch] = (products.mean(dim=1, keepdim=True).abs() / weight_norms).mean(dim=0)
+        spread = products.max(dim=1).values - products.min(dim=1).values
+        violation[epoch] = (spread / (weight_norms * norms).max(dim=1).values).max()
+        train_nll[epoch] = record[:, -1].double().mean()
         weight_sq[epoch + 1] = _squared_norms(weights)
         test_nll[epoch], test_acc[epoch] = _evaluate(model, data.test_images, data.test_labels)
         if progress is not None:
