@@ -29,7 +29,7 @@ bench: $(INSTALLED)
 	mkdir -p ci-artifacts
 	$(VENV)/bin/python -m pytest benchmarks -p no:cacheprovider --benchmark-json=$(BENCH_JSON) \
 		--benchmark-storage=$(BENCH_HISTORY) --benchmark-autosave $(ARGS)
-	$(VENV)/bin/python benchmarks/report.py $(BENCH_JSON) --out ci-artifacts/benchmarks.md
+	$(VENV)/bin/python benchmarks/report.py $(BENCH_JSON) --out $(BENCH_JSON:.json=.md)
 
 # K4 as a timed `pytest claims` subprocess: several minutes, so not part of `make bench` or CI.
 bench-k4: $(INSTALLED)

@@ -16,6 +16,7 @@ pytest_plugins = ["pytest_claims"]
 _REEXPORTED = ("Bound", "Claim", "margin")
 
 _DEVICE = pytest.StashKey[torch.device]()
+_LOG = pytest.StashKey["ExperimentLog"]()
 
 
 def __getattr__(name: str):
@@ -39,6 +40,9 @@ def pytest_addoption(parser):
                     help="torchvision-style root holding MNIST/raw/ (overrides $MNIST_ROOT)")
     group.addoption("--claim-seeds", type=int, default=3, metavar="N",
                     help="new seeds (base + 1..N) on which G5 re-checks G1-G3 (default 3)")
+    group.addoption("--no-result-cache", action="store_true",
+                    help="compute every experiment afresh and store nothing (default: the on-disk result cache, "
+                         "which --cache-clear empties)")
 
 
 def _resolve_device(config) -> torch.device:
@@ -60,8 +64,53 @@ def seed(pytestconfig) -> int:
     return pytestconfig.getoption("seed")
 
 
+class ExperimentLog:
+    """Which experiments the run used and whether each was computed or loaded, from the tests' reports."""
+
+    def __init__(self):
+        self.experiments: dict[str, dict] = {}
+
+    def pytest_runtest_logreport(self, report):
+        # user_properties travel from xdist workers, so the controller sees every worker's experiments.
+        for key, provenance in report.user_properties:
+            if key == "experiment":
+                seen = self.experiments.setdefault(provenance["name"], provenance)
+                if seen.get("loaded") and provenance.get("loaded") is False:
+                    self.experiments[provenance["name"]] = provenance  # computed somewhere: say so
+
+    def pytest_terminal_summary(self, terminalreporter):
+        if not self.experiments:
+            return
+        terminalreporter.section("experiments")
+        for name, p in sorted(self.experiments.items()):
+            if "failed" in p:
+                line = f"failed: {p['failed']}"
+            else:
+                line = ("loaded from the result cache" if p["loaded"] else "computed") + \
+                    f" ({p['compute_seconds']:.1f} s to compute)"
+            terminalreporter.write_line(f"{name:24s} {line}")
+
+
+def _check_options(config) -> None:
+    """Reject an unusable --claim-seeds or --mnist-root before any experiment starts."""
+    import os
+
+    from core._experiments import claim_experiments
+
+    try:
+        claim_experiments(config.getoption("seed"), config.getoption("claim_seeds"))
+    except ValueError as err:
+        raise pytest.UsageError(f"--claim-seeds: {err}") from None
+    root = config.getoption("mnist_root")
+    if root is not None and not os.path.isdir(root):
+        raise pytest.UsageError(f"--mnist-root {root}: not a directory")
+
+
 def pytest_configure(config):
+    _check_options(config)
     config.stash[_DEVICE] = _resolve_device(config)
+    config.stash[_LOG] = ExperimentLog()
+    config.pluginmanager.register(config.stash[_LOG], "claims-experiment-log")
 
 
 # optionalhook: with the generic plugin blocked (-p no:pytest_claims) nobody asks for these fields.
@@ -72,4 +121,5 @@ def pytest_claims_environment(config) -> dict:
     import torchvision
 
     return {"torch": torch.__version__, "torchvision": torchvision.__version__, "numpy": numpy.__version__,
-            "device": str(config.stash[_DEVICE]), "seed": config.getoption("seed")}
+            "device": str(config.stash[_DEVICE]), "seed": config.getoption("seed"),
+            "experiments": config.stash[_LOG].experiments}

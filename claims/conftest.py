@@ -1,101 +1,150 @@
-"""Experiment fixtures: every experiment the claims use is named in core.claim_experiments and runs once per session."""
+"""Experiment fixtures: every experiment the claims use is named in core.claim_experiments.
+
+Each runs at most once per session and, through the on-disk result cache, once across sessions and
+pytest-xdist workers (a per-experiment file lock). Tests record which experiments they used, and whether
+each was computed or loaded, in their report's user_properties; claims/_plugin.py prints the summary.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import warnings
 
 import pytest
 
 from claims._figure_policy import BASELINE_DEVICE, BASELINE_SEED
-from core import SensingConfig, claim_experiments, load_mnist, run
+from core import SensingConfig, claim_experiments, load_mnist
+from core._cache import ResultCache, source_fingerprint
+from core._experiments import cached_run
 from core._progress import progress_bar
+
+EXPERIMENT_PROPERTY = "experiment"
 
 
 class ExperimentResults:
     """Results by experiment name, each computed on first request; a failure is kept and re-raised, not re-run."""
 
-    def __init__(self, configs: dict, device, mnist_root, suspend_capture=contextlib.nullcontext):
-        self.configs, self.device, self.mnist_root = configs, device, mnist_root
+    def __init__(self, configs: dict, device, mnist_root, cache: ResultCache, suspend_capture=contextlib.nullcontext):
+        self.configs, self.device, self.mnist_root, self.cache = configs, device, mnist_root, cache
         self.suspend_capture = suspend_capture
-        self._done: dict[str, tuple[bool, object]] = {}
+        self._done: dict[str, tuple[bool, object, dict]] = {}
         self._mnist = None
+        self._fingerprint = source_fingerprint()
 
     def _data(self):
         if self._mnist is None:
             self._mnist = load_mnist(self.mnist_root, self.device)
         return self._mnist
 
-    def __getitem__(self, name: str):
+    def get(self, name: str):
+        """(result, provenance) of the named experiment; re-raises its failure on every request."""
         if name not in self._done:
             config = self.configs[name]
+            unit = "epoch" if hasattr(config, "epochs") else "step"
             try:
-                data = None if isinstance(config, SensingConfig) else self._data()
-                progress = progress_bar(name, "epoch" if hasattr(config, "epochs") else "step",
-                                        suspend=self.suspend_capture)
-                self._done[name] = (True, run(config, self.device, data=data, progress=progress))
-            except Exception as err:  # noqa: BLE001 - re-raised below and for every later request
-                self._done[name] = (False, err)
-        ok, value = self._done[name]
+                # MNIST is loaded only if the computation runs: a cached MLP result needs no data at all.
+                data = None if isinstance(config, SensingConfig) else self._data
+                result, info = cached_run(config, self.device, self.cache, self._fingerprint, data=data,
+                                          progress=progress_bar(name, unit, suspend=self.suspend_capture))
+                provenance = {"name": name, "loaded": info.loaded, "compute_seconds": round(info.compute_seconds, 2)}
+                self._done[name] = (True, result, provenance)
+            except Exception as err:  # noqa: BLE001 - kept and re-raised below for every later request
+                self._done[name] = (False, err, {"name": name, "failed": f"{type(err).__name__}: {err}"})
+        ok, value, _ = self._done[name]
         if not ok:
             raise value
-        return value
+        return value, self._done[name][2]
 
 
 @pytest.fixture(scope="session")
 def results(pytestconfig, device, seed) -> ExperimentResults:
     configs = claim_experiments(seed, pytestconfig.getoption("claim_seeds"))
+    cache = ResultCache(enabled=not pytestconfig.getoption("no_result_cache"))
+    if getattr(pytestconfig.option, "cacheclear", False):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cache.clear()
     capture = pytestconfig.pluginmanager.getplugin("capturemanager")
     # The bar is drawn past pytest's output capture, so a long experiment shows a live line.
     suspend = capture.global_and_fixture_disabled if capture is not None else contextlib.nullcontext
-    return ExperimentResults(configs, device, pytestconfig.getoption("mnist_root"), suspend)
+    return ExperimentResults(configs, device, pytestconfig.getoption("mnist_root"), cache, suspend)
+
+
+def _use(request, results: ExperimentResults, name: str):
+    result, provenance = results.get(name)
+    request.node.user_properties.append((EXPERIMENT_PROPERTY, provenance))
+    return result
+
+
+#: fixture -> the experiment names it reads, for --dist loadgroup (one worker per experiment)
+def _experiment_of(item) -> str | None:
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    names = item.fixturenames
+    if "sensing" in names:
+        return f"sensing-{params.get('m_factor')}dr"
+    if "sweeps" in names:
+        return "sensing-10dr"
+    for fixture, group in (("nuclear", "nuclear"), ("threshold_runs", "threshold"), ("mlp_history", "mlp"),
+                           ("claim_seed_histories", "mlp-seeds"), ("depth_probe", "depth-probe"),
+                           ("depth_init_history", "depth-train")):
+        if fixture in names:
+            return group
+    return None
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        group = _experiment_of(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture
-def mlp_history(results):
+def mlp_history(request, results):
     """Problem 1 at paper scale for the base seed: [128, 128, 128], PyTorch init, SGD lr 0.01, 40 epochs."""
-    return results["mlp"]
+    return _use(request, results, "mlp")
 
 
 @pytest.fixture
-def claim_seed_histories(results):
+def claim_seed_histories(request, results):
     """The same MLP for seeds base + 1 .. base + --claim-seeds."""
-    return [results[name] for name in results.configs if name.startswith("mlp-seed+")]
+    return [_use(request, results, name) for name in results.configs if name.startswith("mlp-seed+")]
 
 
 @pytest.fixture
-def depth_probe(results, init):
+def depth_probe(request, results, init):
     """Gradient norms at initialization of width-128 MLPs of each probed depth."""
-    return results[f"depth-probe-{init}"]
+    return _use(request, results, f"depth-probe-{init}")
 
 
 @pytest.fixture
-def depth_init_history(results, init, depth):
+def depth_init_history(request, results, init, depth):
     """A `depth`-hidden-layer, width-128 MLP trained for 3 epochs from `init`."""
-    return results[f"depth-train-{init}-{depth}"]
+    return _use(request, results, f"depth-train-{init}-{depth}")
 
 
 @pytest.fixture
-def sensing(results, m_factor):
+def sensing(request, results, m_factor):
     """Problem 2 at paper scale: d=100, r=5, m = m_factor * d * r, every alpha plus the exact run."""
-    return results[f"sensing-{m_factor}dr"]
+    return _use(request, results, f"sensing-{m_factor}dr")
 
 
 @pytest.fixture
-def sweeps(results) -> dict:
+def sweeps(request, results) -> dict:
     """Both paper-scale sensing results, keyed by m / (d r)."""
-    return {f: results[f"sensing-{f}dr"] for f in (10, 5)}
+    return {f: _use(request, results, f"sensing-{f}dr") for f in (10, 5)}
 
 
 @pytest.fixture
-def nuclear(results):
+def nuclear(request, results):
     """d=30, r=2, m=90: GD from small and large alpha, and the convex min-nuclear-norm interpolant."""
-    return results["nuclear"]
+    return _use(request, results, "nuclear")
 
 
 @pytest.fixture
-def threshold_runs(results) -> dict:
+def threshold_runs(request, results) -> dict:
     """The P1 sweep over m at d=40, r=2, keyed by m / (d r)."""
-    runs = [results[name] for name in results.configs if name.startswith("threshold-")]
+    runs = [_use(request, results, name) for name in results.configs if name.startswith("threshold-")]
     return {round(result.config.m_per_dr): result for result in runs}
 
 

@@ -30,31 +30,58 @@ from core import escape_step, sensing_thresholds
 
 M_FACTORS = pytest.mark.parametrize("m_factor", [10, 5], ids=["m=10dr", "m=5dr"])
 SMALL_ALPHAS = (1e-5, 1e-4, 1e-3)
-EARLY_STEP = 100  # "early": every small alpha has escaped, none has converged (S2)
+EARLY_STEP = 100  # "early": every small alpha has escaped (S4: by step 53), none has converged (S2)
 
 BOUNDS = {
-    ("S1", "final_rel_distance"): at_most(1e-10, "seeds 0-9: TBD"),
-    ("S1", "rate_exponent_ratio"): between(0.98, 1.10, "TBD"),
-    ("S2", "distance_over_next_alpha"): below(1.0, "TBD"),
-    ("S2", "p_T", 10): between(0.9, 1.2, "TBD"),
-    ("S2", "p_T", 5): between(0.5, 0.8, "TBD"),
-    ("S2", "p_early_over_2q", 10): between(0.9, 1.15, "TBD"),
-    ("S2", "p_early_over_2q", 5): between(0.9, 1.3, "TBD"),
-    ("S3", "small_alpha_rel_distance"): at_most(0.01, "TBD"),
-    ("S3", "large_alpha_time_slope", 10): at_most(-0.3, "TBD"),
-    ("S3", "large_alpha_time_slope", 5): between(-0.02, 0.02, "TBD"),
-    ("S3", "large_alpha_rel_distance", 5): at_least(1.0, "TBD"),
-    ("S3", "large_alpha_loss_reduction", 5): at_most(1e-6, "TBD"),
-    ("S4", "top_r_max_rel_error"): at_most(0.01, "TBD"),
-    ("S4", "sigma_ratio_max"): at_most(0.2, "TBD"),
-    ("S4", "final_sigma_ratio"): at_least(0.5, "TBD"),
-    ("S5", "slope_over_fastest"): at_least(1.0, "TBD"),
-    ("S5", "slope_over_slowest"): at_most(1.0, "TBD"),
-    ("S5", "linear_fit_r2"): at_least(0.97, "TBD"),
-    ("S6", "convex_rel_distance_to_x_star"): at_least(0.05, "TBD"),
-    ("S6", "small_alpha_nuclear_ratio"): at_most(1.1, "TBD"),
-    ("S6", "small_alpha_rel_distance_to_convex"): at_least(0.05, "TBD"),
-    ("S6", "large_alpha_nuclear_ratio"): at_least(5.0, "TBD"),
+    ("S1", "final_rel_distance"): at_most(
+        1e-10,
+        "the handout's bar; "
+        "10dr seeds 0-7: 3.1e-16-4.1e-16, 5dr: seeds 0-4: 4.0e-16-5.1e-16, 5-6: 4.9e-16-5.0e-16"),
+    # >= 1 in theory: in the tail every mode decays at least as fast as the slowest; the neighbouring
+    # Hessian eigenvalues (within a few % of h_min) keep the ratio a few % above 1 at these horizons.
+    ("S1", "rate_exponent_ratio"): between(
+        0.99, 1.10,
+        "10dr seeds 0-4: 1.019-1.063, 5-7: 1.021-1.053; "
+        "5dr seeds 0-4: 1.009-1.035, 5-6: 1.011-1.022"),
+    ("S2", "distance_over_next_alpha"): below(
+        1.0,
+        "10dr seeds 0-4: 0.148-0.165, 5-7: 0.140-0.152; "
+        "5dr seeds 0-4: 0.249-0.306, 5-6: 0.251-0.314"),
+    ("S2", "p_T", 10): between(0.9, 1.2, "T=600, seeds 0-4: 1.010-1.091, 5-7: 1.041-1.080"),
+    ("S2", "p_T", 5): between(0.5, 0.75, "T=3000, seeds 0-4: 0.582-0.631, 5-6: 0.589-0.640"),
+    ("S3", "small_alpha_rel_distance"): at_most(
+        0.01,
+        "10dr seeds 0-7: 3.5e-4-4.7e-4; "
+        "5dr seeds 0-4: 1.05e-3-1.22e-3, 5-6: 0.95e-3-1.25e-3"),
+    ("S3", "large_alpha_time_slope", 10): at_most(-0.3, "seeds 0-4: -0.774 to -0.749, 5-7: -0.758 to -0.742"),
+    ("S3", "large_alpha_time_slope", 5): between(-0.02, 0.02, "seeds 0-4: -0.0009 to 0.0002, 5-6: 0.00001 to 0.0002"),
+    ("S3", "large_alpha_rel_distance", 5): at_least(1.0, "seeds 0-4: 2.73-3.11, 5-6: 3.10-3.16"),
+    # The large-alpha tail is sublinear, so how far the loss has fallen by T depends on T (an earlier seed
+    # stream had one seed at 3e-7 at T=3000): the bound asks for six orders of magnitude, not a level.
+    ("S3", "large_alpha_loss_reduction", 5): at_most(1e-6, "seeds 0-4: 4.9e-11-6.6e-8, 5-6: 6.1e-12-5.3e-11"),
+    ("S4", "top_r_max_rel_error"): at_most(0.01, "worst over the four runs, seeds 0-7: 5.8e-4 (5dr, alpha=1e-4)"),
+    ("S4", "sigma_ratio_max"): at_most(
+        0.2,
+        "10dr alpha=1e-5: 0.010-0.016, 1e-4: 0.041-0.055; "
+        "5dr alpha=1e-5: 0.044-0.063, 1e-4: 0.116-0.140 (seeds 0-4); "
+        "5-6: 0.049-0.066 and 0.128-0.152"),
+    ("S4", "final_sigma_ratio"): at_least(0.5, "5dr alpha=0.1, seeds 0-4: 0.980-0.994, 5-6: 0.987-0.991"),
+    ("S5", "slope_over_fastest"): at_least(
+        1.0,
+        "10dr seeds 0-4: 1.22-1.50, 5-7: 1.25-1.45; "
+        "5dr seeds 0-4: 1.17-1.45, 5-6: 1.20-1.37"),
+    ("S5", "slope_over_slowest"): at_most(
+        1.0,
+        "10dr seeds 0-4: 0.72-0.83, 5-7: 0.64-0.82; "
+        "5dr seeds 0-4: 0.73-0.91, 5-6: 0.66-0.85"),
+    ("S5", "linear_fit_r2"): at_least(
+        0.97,
+        "10dr seeds 0-7: 0.995-1.000; "
+        "5dr seeds 0-4: 0.997-0.999, 5-6: 0.998-0.999"),
+    ("S6", "convex_rel_distance_to_x_star"): at_least(0.05, "seeds 0-4: 0.20-0.38, 5-9: 0.13-0.34"),
+    ("S6", "small_alpha_nuclear_excess"): at_most(0.1, "seeds 0-4: 0.026-0.043, 5-9: 0.017-0.034"),
+    ("S6", "small_alpha_rel_distance_to_convex"): at_least(0.05, "seeds 0-4: 0.15-0.29, 5-9: 0.10-0.22"),
+    ("S6", "large_alpha_nuclear_excess"): at_least(5.0, "seeds 0-4: 26-36, 5-9: 27-31"),
 }
 
 
@@ -97,8 +124,7 @@ def s2_evidence(result) -> dict:
     p = {t: loglog_slope(SMALL_ALPHAS, [s.distance[t].item() for s in small]) for t in (EARLY_STEP, T)}
     two_q = {t: 2 * loglog_slope(SMALL_ALPHAS, [s.singular_values[t, r].item() for s in small]) for t in (EARLY_STEP, T)}
     return {"final_distance": final, "distance_over_next_alpha": max(a / b for a, b in zip(final, final[1:])),
-            "p_T": p[T], "p_early": p[EARLY_STEP], "two_q_T": two_q[T], "two_q_early": two_q[EARLY_STEP],
-            "p_early_over_2q": p[EARLY_STEP] / two_q[EARLY_STEP]}
+            "p_T": p[T], "p_early": p[EARLY_STEP], "two_q_T": two_q[T], "two_q_early": two_q[EARLY_STEP]}
 
 
 @pytest.mark.claim("S2", source="handout (distance grows with alpha); exponent: the problem set's own observation")
@@ -107,12 +133,13 @@ def test_distance_at_horizon_scales_as_a_power_of_alpha(claim, sensing, m_factor
     """At T (600 at 10dr, 3000 at 5dr) ||U_T U_T^T - X*|| rises strictly with alpha and scales as alpha^p for alpha <= 1e-3, with p in a band per m."""
     e = s2_evidence(sensing)
     claim.param(m=sensing.config.m, steps=sensing.config.steps, alphas=sensing.config.alphas)
+    # Looked for a predictor of p: the tail sigma_(r+1)(U_t) ~ alpha^q gives 2q, which matched p at t = 100 on
+    # seed 0 of an earlier seed stream but not across seeds (p_early / 2q: 0.59-1.10 at 10dr, 1.12-1.18 at
+    # 5dr), nor at T. So p is reported beside 2q, and no predictor is claimed.
     claim.measure(final_distance=e["final_distance"], p_early=e["p_early"], two_q_early=e["two_q_early"],
                   two_q_T=e["two_q_T"])
     check_all(claim, "distance_over_next_alpha", e["distance_over_next_alpha"], BOUNDS["S2", "distance_over_next_alpha"])
     check_all(claim, "p_T", e["p_T"], BOUNDS["S2", "p_T", m_factor])
-    # The tail sigma_(r+1)(U_t) ~ alpha^q predicts p ~ 2q at t = 100, but not at T (reported beside).
-    check_all(claim, "p_early_over_2q", e["p_early_over_2q"], BOUNDS["S2", "p_early_over_2q", m_factor])
 
 
 def s3_evidence(result) -> dict:
@@ -201,7 +228,7 @@ def s6_evidence(result) -> dict:
     for name, alpha in (("small", min(sweep.alphas)), ("large", max(sweep.alphas))):
         trace = sweep.alpha_trace(alpha)
         x = trace.final_u @ trace.final_u.T
-        out[f"{name}_alpha_nuclear_ratio"] = (torch.trace(x) / torch.trace(x_cvx)).item()
+        out[f"{name}_alpha_nuclear_excess"] = (torch.trace(x) / torch.trace(x_cvx)).item() - 1
         out[f"{name}_alpha_rel_distance_to_convex"] = (norm(x - x_cvx) / norm(x_cvx)).item()
         out[f"{name}_alpha_rel_distance_to_x_star"] = (norm(x - x_star) / norm(x_star)).item()
         out[f"{name}_alpha_final_loss"] = trace.loss[-1].item()
@@ -210,11 +237,11 @@ def s6_evidence(result) -> dict:
 
 @pytest.mark.claim("S6", source="Gunasekar et al. 2017 (conjecture, Sec. 1); Li, Luo, Lyu 2021 (counterexamples, Sec. 1)")
 def test_small_alpha_nearly_minimizes_the_nuclear_norm_without_finding_its_minimizer(claim, nuclear):
-    """d=30, r=2, m=90 < m_nuc ~ 107: the min-nuclear-norm interpolant is not X*; GD from alpha=1e-4 ends within 10% of its nuclear norm yet >= 5% away from it; alpha=0.3 ends >= 5x above it."""
+    """d=30, r=2, m=90 < m_nuc ~ 107: the min-nuclear-norm interpolant is >= 5% from X*; GD from alpha=1e-4 ends within 10% of its nuclear norm yet >= 5% away from it; alpha=0.3 ends >= 6x its nuclear norm."""
     e, config = s6_evidence(nuclear), nuclear.config
     claim.param(d=config.d, r=config.r, m=config.m, alphas=config.alphas, steps=config.steps,
                 m_nuc=round(sensing_thresholds(config.d, config.r).nuclear_recovery))
-    checked = [name for claim_id, name in BOUNDS if claim_id == "S6"]
+    checked = [key[1] for key in BOUNDS if key[0] == "S6"]
     claim.measure(convex_status=nuclear.convex.status, convex_seconds=nuclear.convex.solve_seconds,
                   **{k: v for k, v in e.items() if k not in checked})
     for name in checked:

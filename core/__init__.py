@@ -13,8 +13,9 @@ from ._experiments import (
 from ._geometry import SensingThresholds, sensing_thresholds
 from ._mlp import (
     INITS,
-    MLPConfig,
     LayerBalance,
+    MLPConfig,
+    MLPDivergenceError,
     MLPHistory,
     build_mlp,
     initial_gradient_norms,
@@ -65,6 +66,7 @@ __all__ = [
     "INITS",
     "MLPConfig",
     "LayerBalance",
+    "MLPDivergenceError",
     "MLPHistory",
     "build_mlp",
     "initial_gradient_norms",

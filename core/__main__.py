@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 EXIT_FAILED = 1  # usage errors exit 2 through argparse
+EXIT_INTERRUPTED = 130  # the shell's code for a run stopped by Ctrl-C
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -49,11 +50,19 @@ def _output_dir(path: str) -> Path:
     return out
 
 
+def _mnist_root(path: str | None) -> None:
+    """Reject a --mnist-root that cannot hold MNIST before an experiment starts; its files are checked on load."""
+    if path is not None and not Path(path).is_dir():
+        raise ValueError(f"--mnist-root {path}: not a directory")
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, metavar="DIR", help="directory for the outputs (created if missing)")
     parser.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
     parser.add_argument("--mnist-root", default=None, metavar="DIR",
                         help="torchvision-style root holding MNIST/raw/ (overrides $MNIST_ROOT)")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="compute afresh and do not store results (default: the cache shared with pytest claims)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -188,13 +197,23 @@ def _plain(value):
     return value
 
 
-def _run(args, out, device) -> list[Path]:
-    from ._experiments import run
+def _cached(args, config, device, label: str):
+    """The result of `config`, from the result cache unless --no-cache; says which on stderr."""
+    from ._cache import ResultCache
+    from ._experiments import cached_run
     from ._progress import progress_bar
 
-    name, config = _config(args)
     unit = "epoch" if hasattr(config, "epochs") else "step"
-    result = run(config, device, mnist_root=args.mnist_root, progress=progress_bar(name, unit))
+    result, info = cached_run(config, device, ResultCache(enabled=not args.no_cache), mnist_root=args.mnist_root,
+                              progress=progress_bar(label, unit))
+    origin = "loaded from the cache" if info.loaded else "computed"
+    print(f"{label}: {origin} ({info.compute_seconds:.1f} s to compute)", file=sys.stderr)
+    return result
+
+
+def _run(args, out, device) -> list[Path]:
+    name, config = _config(args)
+    result = _cached(args, config, device, name)
     print("\n".join(_summary(result)))
     return _save(name, result, out)
 
@@ -202,15 +221,12 @@ def _run(args, out, device) -> list[Path]:
 def _figures(args, out, device) -> list[Path]:
     import matplotlib.style
 
-    from . import _experiments
+    from ._experiments import claim_experiments
     from ._figures import RENDER_STYLE, all_figures, save_png
-    from ._progress import progress_bar
 
-    configs = _experiments.claim_experiments(args.seed)
-    history = _experiments.run(configs["mlp"], device, mnist_root=args.mnist_root,
-                               progress=progress_bar(f"MNIST MLP seed {args.seed}", "epoch"))
-    sensing = [_experiments.run(configs[f"sensing-{m}dr"], device, progress=progress_bar(f"sensing {m}dr"))
-               for m in (10, 5)]
+    configs = claim_experiments(args.seed)
+    history = _cached(args, configs["mlp"], device, "mlp")
+    sensing = [_cached(args, configs[f"sensing-{m}dr"], device, f"sensing-{m}dr") for m in (10, 5)]
     with matplotlib.style.context(RENDER_STYLE, after_reset=True):
         figures = all_figures(history, sensing)
         return [save_png(figure, out / f"{name}.png") for name, figure in figures.items()]
@@ -218,6 +234,15 @@ def _figures(args, out, device) -> list[Path]:
 
 def main(argv=None) -> int:
     """Entry point; returns the process exit status."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        # Every output is written atomically, so an interrupted run leaves no half file behind.
+        print("\ninterrupted: outputs are written atomically, so none is half-written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "list":
@@ -230,16 +255,18 @@ def main(argv=None) -> int:
         from ._experiments import resolve_device
 
         out, device = _output_dir(args.out), resolve_device(args.device)
+        _mnist_root(args.mnist_root)
         if args.command == "run":
             _config(args)  # reject a bad config before any work starts
     except ValueError as err:
         parser.error(str(err))  # exits with status 2
+    from ._mlp import MLPDivergenceError
     from ._mnist import MNISTUnavailable
     from ._sensing import SensingDivergenceError
 
     try:
         written = (_run if args.command == "run" else _figures)(args, out, device)
-    except (MNISTUnavailable, SensingDivergenceError, OSError) as err:
+    except (MNISTUnavailable, SensingDivergenceError, MLPDivergenceError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_FAILED
     for path in written:

@@ -28,6 +28,15 @@ _FORMAT = 1  # bump when the entry layout changes; older entries then read as co
 _SUFFIX = ".pt"
 
 
+#: overrides where results are cached, e.g. a fresh directory for a hermetic CI run
+RESULTS_ENV = "CLAIMS_RESULT_CACHE"
+
+
+def default_results_root() -> Path:
+    """$CLAIMS_RESULT_CACHE, else `results/` in the user cache directory (beside MNIST)."""
+    return Path(os.environ.get(RESULTS_ENV) or default_cache_root() / "results")
+
+
 class CacheWarning(UserWarning):
     """The cache could not be read or written; the result was computed instead."""
 
@@ -72,7 +81,7 @@ class ResultCache:
     """Results on disk keyed by their spec; ``get_or_compute`` computes each key once across processes."""
 
     def __init__(self, root: str | os.PathLike | None = None, enabled: bool = True):
-        self.root = Path(root) if root is not None else default_cache_root() / "results"
+        self.root = Path(root) if root is not None else default_results_root()
         self.enabled = enabled
         self._warned_unwritable = False
 

@@ -5,11 +5,14 @@ The device is not part of a config: it changes how a result is computed, not wha
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
+import numpy
 import torch
 
+from ._cache import CacheInfo, ResultCache, source_fingerprint
 from ._convex import NuclearNormSolution, min_nuclear_norm_interpolant
 from ._mlp import INITS, MLPConfig, build_mlp, initial_gradient_norms, train_mlp
 from ._mnist import MNIST, load_mnist
@@ -33,6 +36,18 @@ def _positive_float(name: str, value) -> None:
         raise ValueError(f"{name} must be a positive finite number, got {value!r}")
 
 
+def _integer(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+
+
+def _sequence(name: str, value) -> tuple:
+    """`value` as a tuple; a scalar or string is a mistake, not a one-element sequence."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise ValueError(f"{name} must be a sequence, got {value!r}")
+    return tuple(value)
+
+
 @dataclass(frozen=True)
 class SensingConfig:
     """One matrix-sensing problem and GD from U_0 = alpha W for each alpha, plus the exact R = r run."""
@@ -51,7 +66,7 @@ class SensingConfig:
     convex: bool = False
 
     def __post_init__(self):
-        object.__setattr__(self, "alphas", tuple(float(a) for a in self.alphas))
+        object.__setattr__(self, "alphas", _sequence("alphas", self.alphas))
         for name in ("d", "r", "m", "steps", "top_k"):
             _positive_int(name, getattr(self, name))
         if self.r > self.d:
@@ -60,11 +75,13 @@ class SensingConfig:
             raise ValueError("alphas is empty: give at least one initialization scale")
         for alpha in self.alphas:
             _positive_float("alpha", alpha)
+        object.__setattr__(self, "alphas", tuple(float(a) for a in self.alphas))
         _positive_float("eta", self.eta)
         _positive_float("exact_init_scale", self.exact_init_scale)
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise ValueError(f"seed must be an integer, got {self.seed!r}")
-        if self.dtype not in _DTYPES:
+        _integer("seed", self.seed)
+        if not isinstance(self.convex, bool):
+            raise ValueError(f"convex must be True or False, got {self.convex!r}")
+        if not isinstance(self.dtype, str) or self.dtype not in _DTYPES:
             raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {self.dtype!r}")
 
     @property
@@ -95,13 +112,14 @@ class DepthProbeConfig:
     batches: int = 10
 
     def __post_init__(self):
-        object.__setattr__(self, "depths", tuple(self.depths))
-        if self.init not in INITS:
+        object.__setattr__(self, "depths", _sequence("depths", self.depths))
+        if not isinstance(self.init, str) or self.init not in INITS:
             raise ValueError(f"unknown init {self.init!r}; choose one of {INITS}")
         if not self.depths:
             raise ValueError("depths is empty")
         for name, value in [("depth", d) for d in self.depths] + [("width", self.width), ("batches", self.batches)]:
             _positive_int(name, value)
+        _integer("seed", self.seed)
 
 
 @dataclass(frozen=True)
@@ -112,14 +130,21 @@ class DepthProbeResult:
     norms: dict[int, torch.Tensor] = field(hash=False)
 
 
-def resolve_device(name: str | None = None) -> torch.device:
+def resolve_device(name: str | torch.device | None = None) -> torch.device:
     """`name`, checked to be usable here, or cuda when available, else cpu; ValueError if unusable."""
     name = name or ("cuda" if torch.cuda.is_available() else "cpu")
+    if not isinstance(name, (str, torch.device)):
+        raise ValueError(f"device must be a name such as 'cpu' or 'cuda:0', got {name!r}")
     try:
         device = torch.device(name)
-        torch.empty(0, device=device)
-    except (RuntimeError, AssertionError) as err:
-        raise ValueError(f"device {name!r} is not usable here: {err}") from None
+        # A real float64 computation read back on the host: "meta" allocates but holds no data, and mps
+        # has no float64, yet the sensing runs need both.
+        probe = torch.arange(3, dtype=torch.float64, device=device)
+        if float((probe @ probe).item()) != 5.0:
+            raise RuntimeError("a float64 dot product gave a wrong result")
+    except (RuntimeError, AssertionError, TypeError, NotImplementedError) as err:
+        reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+        raise ValueError(f"device {str(name)!r} is not usable here: {reason}") from None
     return device
 
 
@@ -144,16 +169,36 @@ def _run_depth_probe(config: DepthProbeConfig, data: MNIST, device) -> DepthProb
     return DepthProbeResult(config, norms)
 
 
-def run(config, device="cpu", data: MNIST | None = None, mnist_root=None, progress=None):
-    """Compute the result of `config` on `device`; MNIST experiments load `data` from `mnist_root` if not given."""
+def run(config, device="cpu", data=None, mnist_root=None, progress=None):
+    """Compute the result of `config` on `device`.
+
+    MNIST experiments use `data` (an MNIST, or a callable returning one, called only here) or else load it
+    from `mnist_root`.
+    """
     if isinstance(config, SensingConfig):
         return _run_sensing(config, device, progress)
     if isinstance(config, (MLPConfig, DepthProbeConfig)):
+        data = data() if callable(data) else data
         data = data if data is not None else load_mnist(mnist_root, device)
         if isinstance(config, MLPConfig):
             return train_mlp(config, data, device, progress=progress)
         return _run_depth_probe(config, data, device)
     raise TypeError(f"no experiment for config of type {type(config).__name__}")
+
+
+def experiment_spec(config, device, fingerprint: str | None = None) -> dict:
+    """Everything a result depends on, as plain data: the cache key of `config` run on `device`."""
+    return {"experiment": type(config).__name__, "config": dataclasses.asdict(config),
+            "code": fingerprint or source_fingerprint(), "torch": torch.__version__, "numpy": numpy.__version__,
+            "device": str(torch.device(device))}
+
+
+def cached_run(config, device="cpu", cache: ResultCache | None = None, fingerprint: str | None = None,
+               **run_options) -> tuple[object, CacheInfo]:
+    """`run(config, device, ...)` through the on-disk cache (default location unless `cache` is given)."""
+    cache = cache if cache is not None else ResultCache()
+    spec = experiment_spec(config, device, fingerprint)
+    return cache.get_or_compute(spec, lambda: run(config, device, **run_options))
 
 
 #: m / (d r) of the two paper-scale sweeps and their horizons T; at 5dr the bulk of the spectrum is

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 try:
-    from numba import njit, prange
+    from numba import njit
 except ImportError:  # the caller falls back to the torch path and says so
-    njit = prange = None
+    njit = None
 
 #: Rows per chunk. Fixed (never derived from the thread count) so every chunk sums the same rows in
 #: the same order whatever the number of threads; a multiple of 4, the row block of the inner loops.
@@ -23,10 +26,11 @@ if AVAILABLE:
     # so results stay bitwise reproducible on one machine whatever the thread count.
     _FASTMATH = {"reassoc", "contract"}
 
-    def _chunk_partials_py(A, Xp, y, partial, residual):
+    @njit(nogil=True, fastmath=_FASTMATH, cache=True)
+    def _chunk_partials(A, Xp, y, partial, residual, first, stop_chunk):
         m, P = A.shape
         runs = Xp.shape[0]
-        for c in prange(partial.shape[0]):
+        for c in range(first, stop_chunk):
             acc = partial[c]
             acc[:] = 0.0
             start = c * CHUNK_ROWS
@@ -83,9 +87,10 @@ if AVAILABLE:
                         for p in range(P):
                             g0[p] += e00 * r0[p] + e01 * r1[p] + e02 * r2[p] + e03 * r3[p]
 
-    def _reduce_unpack_py(partial, rows, cols, out):
+    @njit(nogil=True, cache=True)
+    def _reduce_unpack(partial, rows, cols, out, first, stop_col):
         chunks, runs, P = partial.shape
-        for p in prange(P):
+        for p in range(first, stop_col):
             j, k = rows[p], cols[p]
             # Off-diagonal rows carry 2 S_jk, hence the half.
             weight = 1.0 if j == k else 0.5
@@ -96,13 +101,6 @@ if AVAILABLE:
                 out[b, j, k] = weight * s
                 out[b, k, j] = weight * s
 
-    # A parallel launch costs ~20 us, more than a whole one-chunk pass (d = 30, m = 180), so one-chunk
-    # problems use serial builds of the same code; the choice depends on the problem size, not the threads.
-    _chunk_partials = njit(parallel=True, fastmath=_FASTMATH, cache=True)(_chunk_partials_py)
-    _chunk_partials_serial = njit(fastmath=_FASTMATH, cache=True)(_chunk_partials_py)
-    _reduce_unpack = njit(parallel=True, cache=True)(_reduce_unpack_py)
-    _reduce_unpack_serial = njit(cache=True)(_reduce_unpack_py)
-
 
 class FusedWorkspace:
     """Per-chunk partial sums of one fused pass, reused across GD steps of the same shape."""
@@ -112,16 +110,54 @@ class FusedWorkspace:
 
 
 def fused_residual_adjoint(A: np.ndarray, Xp: np.ndarray, y: np.ndarray, rows: np.ndarray, cols: np.ndarray,
-                           d: int, work: FusedWorkspace) -> tuple[np.ndarray, np.ndarray]:
+                           d: int, work: FusedWorkspace, threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Residual A(X) - y as (B, m) and adjoint A*(residual) as symmetric (B, d, d), in fp64 from one pass.
 
     A is the packed (m, P) operator stored in float32 or float64; products and sums are float64 either way.
-    rows, cols are the upper-triangle indices of the packing of d x d matrices.
+    rows, cols are the upper-triangle indices of the packing of d x d matrices. threads only changes speed:
+    chunks and the order of their reduction are fixed, so the result is bitwise the same for any count.
     """
     runs = Xp.shape[0]
     residual = np.empty((runs, A.shape[0]))
     adjoint = np.empty((runs, d, d))
-    serial = work.partial.shape[0] == 1
-    (_chunk_partials_serial if serial else _chunk_partials)(A, Xp, y, work.partial, residual)
-    (_reduce_unpack_serial if serial else _reduce_unpack)(work.partial, rows, cols, adjoint)
+    chunks, P = work.partial.shape[0], work.partial.shape[2]
+    workers = min(threads, chunks)
+    if workers <= 1:
+        _chunk_partials(A, Xp, y, work.partial, residual, 0, chunks)
+        _reduce_unpack(work.partial, rows, cols, adjoint, 0, P)
+        return residual, adjoint
+    # Python threads running nogil numba code, not numba's OpenMP pool: a second OpenMP runtime next to
+    # torch's spin-waits against it, which made steps up to 20x slower on a loaded 2-core machine.
+    # Chunks are handed out one at a time, so a descheduled thread delays one chunk, not half the pass.
+    next_chunk = itertools.count().__next__  # atomic under the GIL
+
+    def drain():
+        c = next_chunk()
+        while c < chunks:
+            _chunk_partials(A, Xp, y, work.partial, residual, c, c + 1)
+            c = next_chunk()
+
+    _run_on_workers(drain, workers)
+    bounds = np.linspace(0, P, workers + 1).astype(np.int64)
+    next_part = itertools.count().__next__
+
+    def reduce_part():
+        part = next_part()
+        _reduce_unpack(work.partial, rows, cols, adjoint, bounds[part], bounds[part + 1])
+
+    _run_on_workers(reduce_part, workers)
     return residual, adjoint
+
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _run_on_workers(task, workers: int) -> None:
+    """Run task() `workers` times at once: workers - 1 times on the pool, once on the calling thread."""
+    global _POOL
+    if _POOL is None or _POOL._max_workers < workers - 1:
+        _POOL = ThreadPoolExecutor(max_workers=workers - 1, thread_name_prefix="sensing-kernel")
+    futures = [_POOL.submit(task) for _ in range(workers - 1)]
+    task()
+    for future in futures:
+        future.result()

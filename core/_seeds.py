@@ -15,5 +15,8 @@ def seeded_generator(seed: int, stream: str) -> torch.Generator:
     """
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ValueError(f"seed must be an integer, got {seed!r}")
+    # "stream/seed" is unambiguous only while the seed is the part after the last "/"; an int has no "/".
+    if not isinstance(stream, str) or not stream:
+        raise ValueError(f"stream must be a non-empty name, got {stream!r}")
     digest = hashlib.sha256(f"{stream}/{seed}".encode()).digest()
     return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") >> 1)

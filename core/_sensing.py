@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import warnings
@@ -103,11 +104,12 @@ class PackedSensingOperator:
         # (B, m) @ (m, P) streams the row-major operator once; A.T @ R was ~18x slower.
         return self.unpack((r @ self._stored_as(r.dtype)) * self._dual_weight.to(r.dtype))
 
-    def residual_and_adjoint(self, Xp: torch.Tensor, y: torch.Tensor,
-                             backend: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def residual_and_adjoint(self, Xp: torch.Tensor, y: torch.Tensor, backend: str | None = None,
+                             threads: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Residual A(X) - y and its adjoint image A*(A(X) - y); the only operator call GD makes per step.
 
         backend (see resolve_backend) picks the implementation; the fused ones read the operator once.
+        threads: CPU threads of the numba pass (default torch's count); it never changes the result.
         """
         backend = resolve_backend(Xp.device, Xp.dtype, backend)
         if backend == "numba":
@@ -118,7 +120,8 @@ class PackedSensingOperator:
                 self._workspaces[key] = _kernels.FusedWorkspace(self.m, Xp.shape[0], self.d)
             residual, adjoint = _kernels.fused_residual_adjoint(
                 self.packed.numpy(), Xp.contiguous().numpy(), y.contiguous().numpy(),
-                self._rows.numpy(), self._cols.numpy(), self.d, self._workspaces[key])
+                self._rows.numpy(), self._cols.numpy(), self.d, self._workspaces[key],
+                threads or torch.get_num_threads())
             return torch.from_numpy(residual), torch.from_numpy(adjoint)
         if backend == "triton":
             from . import _triton_sensing  # imported late: triton is optional off CUDA
@@ -177,11 +180,24 @@ def make_sensing_problem(d: int = 100, r: int = 5, m: int | None = None, seed: i
     A = torch.randn(m, d, d, generator=generator, dtype=torch.float64)
     operator = PackedSensingOperator.from_dense(A)
     del A  # the dense tensor is 2x the packed one; free it before computing y
-    storage_dtype = storage_dtype or dtype
-    if storage_dtype != torch.float64:
+    if storage_dtype is not None and storage_dtype != torch.float64:
         operator = operator.to(dtype=storage_dtype)
     y = operator.forward(operator.pack(x_star)[None])[0]
-    return SensingProblem(operator.to(device, storage_dtype), y.to(device, dtype), x_star.to(device, dtype), r)
+    return SensingProblem(operator.to(device, storage_dtype or dtype), y.to(device, dtype), x_star.to(device, dtype), r)
+
+
+def _describe(tensor) -> str:
+    if not torch.is_tensor(tensor):
+        return type(tensor).__name__
+    return f"{tuple(tensor.shape)} {str(tensor.dtype).removeprefix('torch.')} on {tensor.device}"
+
+
+def _check_finite(name: str, tensor: torch.Tensor) -> None:
+    bad = ~torch.isfinite(tensor)
+    if bad.any():
+        first = tuple(int(i) for i in bad.nonzero()[0])
+        raise ValueError(f"{name} contains {int(bad.sum())} non-finite values, the first {float(tensor[first])} "
+                         f"at index {first}")
 
 
 def sensing_problem_from_tensors(A: torch.Tensor, y: torch.Tensor, x_star: torch.Tensor,
@@ -189,9 +205,9 @@ def sensing_problem_from_tensors(A: torch.Tensor, y: torch.Tensor, x_star: torch
     """Problem from user tensors: dense A (m, d, d), y (m,), symmetric x_star (d, d) on one device and dtype."""
     for name, tensor in (("A", A), ("y", y), ("x_star", x_star)):
         if not torch.is_tensor(tensor) or not tensor.is_floating_point():
-            raise ValueError(f"{name} must be a floating-point tensor")
-        if not torch.isfinite(tensor).all():
-            raise ValueError(f"{name} contains non-finite values")
+            raise ValueError(f"{name} must be a floating-point tensor, got {_describe(tensor)}")
+        if tensor.device.type == "meta":
+            raise ValueError(f"{name} is on the meta device, which holds no values")
     if A.ndim != 3 or A.shape[1] != A.shape[2]:
         raise ValueError(f"A must have shape (m, d, d), got {tuple(A.shape)}")
     m, d = A.shape[0], A.shape[1]
@@ -201,9 +217,15 @@ def sensing_problem_from_tensors(A: torch.Tensor, y: torch.Tensor, x_star: torch
     if x_star.shape != (d, d):
         raise ValueError(f"x_star must have shape ({d}, {d}) to match A, got {tuple(x_star.shape)}")
     if len({A.dtype, y.dtype, x_star.dtype}) > 1 or len({A.device, y.device, x_star.device}) > 1:
-        raise ValueError("A, y and x_star must share one dtype and one device")
+        raise ValueError(f"A, y and x_star must share one dtype and one device, got A {_describe(A)}, "
+                         f"y {_describe(y)}, x_star {_describe(x_star)}")
+    for name, tensor in (("A", A), ("y", y), ("x_star", x_star)):
+        _check_finite(name, tensor)
+    asymmetry = float((x_star - x_star.T).abs().max())
     if not torch.allclose(x_star, x_star.T, rtol=1e-6, atol=1e-9):
-        raise ValueError("x_star must be symmetric")
+        raise ValueError(f"x_star must be symmetric, but max |x_star - x_star^T| = {asymmetry:.3e}")
+    if rank is not None and (isinstance(rank, bool) or not isinstance(rank, int)):
+        raise ValueError(f"rank must be an integer, got {rank!r}")
     rank = int(torch.linalg.matrix_rank(x_star)) if rank is None else rank
     _check_dimensions(d, rank, m)
     return SensingProblem(PackedSensingOperator.from_dense(A), y, x_star, rank)
@@ -211,8 +233,8 @@ def sensing_problem_from_tensors(A: torch.Tensor, y: torch.Tensor, x_star: torch
 
 def step_size(x_star: torch.Tensor, U0: torch.Tensor, eta: float = 0.1) -> torch.Tensor:
     """Learning rate eta / max(||X*||_2, ||U0||_2^2), per run for batched (B, d, R) U0."""
-    if not eta > 0:
-        raise ValueError(f"eta must be positive, got {eta}")
+    if not (isinstance(eta, (int, float)) and math.isfinite(eta) and eta > 0):
+        raise ValueError(f"eta must be a positive finite number, got {eta!r}")
     init_scale = torch.linalg.matrix_norm(U0, ord=2).square()
     return eta / torch.clamp(init_scale, min=torch.linalg.matrix_norm(x_star, ord=2))
 
@@ -255,21 +277,36 @@ def _validated_init(problem: SensingProblem, U0: torch.Tensor) -> torch.Tensor:
     if not torch.is_tensor(U0) or U0.ndim not in (2, 3) or U0.shape[-2] != problem.d or U0.numel() == 0:
         shape = tuple(U0.shape) if torch.is_tensor(U0) else type(U0).__name__
         raise ValueError(f"U0 must be a non-empty (d, R) or (B, d, R) tensor with d={problem.d}, got {shape}")
-    if not torch.isfinite(U0).all():
-        raise ValueError("U0 contains non-finite values")
-    U = U0.detach().to(device=problem.x_star.device, dtype=problem.x_star.dtype)
+    # A silent cast would run another problem than the one asked for (an int U0, a float32 copy).
+    x_star = problem.x_star
+    if U0.dtype != x_star.dtype or U0.device != x_star.device:
+        raise ValueError(f"U0 must match the problem's dtype and device ({str(x_star.dtype).removeprefix('torch.')} "
+                         f"on {x_star.device}), got {_describe(U0)}")
+    _check_finite("U0", U0)
+    U = U0.detach()
     return U if U.ndim == 3 else U[None]
 
 
 def _resolve_lr(problem: SensingProblem, U: torch.Tensor, lr, eta: float) -> torch.Tensor:
     if lr is None:
         return step_size(problem.x_star, U, eta)
+    if isinstance(lr, bool) or not (isinstance(lr, (int, float)) or torch.is_tensor(lr)):
+        raise ValueError(f"lr must be a positive finite number or a tensor of one per run, got {lr!r}")
     lr = torch.as_tensor(lr, dtype=U.dtype, device=U.device).flatten()
     if lr.numel() == 1:
         lr = lr.expand(U.shape[0])
     if lr.shape != (U.shape[0],) or not (torch.isfinite(lr).all() and (lr > 0).all()):
         raise ValueError(f"lr must be a positive finite scalar or one value per run ({U.shape[0]}), got {lr}")
     return lr.clone()
+
+
+def _check_gd_arguments(steps, eta, top_k, check_every, divergence_factor) -> None:
+    for name, value, least in (("steps", steps, 0), ("top_k", top_k, 1), ("check_every", check_every, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
+    for name, value in (("eta", eta), ("divergence_factor", divergence_factor)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a positive finite number, got {value!r}")
 
 
 def _raise_if_diverged(loss_chunk: torch.Tensor, first_step: int, limit: torch.Tensor, labels) -> None:
@@ -285,15 +322,27 @@ def _raise_if_diverged(loss_chunk: torch.Tensor, first_step: int, limit: torch.T
 def _top_singular_values(U: torch.Tensor, k: int) -> torch.Tensor:
     """Top-k singular values of (B, d, R) U as sqrt of the eigenvalues of its Gram U^T U, clamped at 0.
 
-    eigvalsh of the R x R Gram replaces svdvals(U) at a fraction of the cost (profile in benchmarks/README.md).
+    eigvalsh of the R x R Gram replaces svdvals(U) at a fraction of the cost (README, Benchmarks).
     Its absolute error is about eps * sigma_1^2, so sigma_i keeps a relative error near
-    eps / 2 * (sigma_1 / sigma_i)^2: ~1e-4 at sigma_i = 1e-6 sigma_1 (checked in tests/test_kernels.py), and
+    eps / 2 * (sigma_1 / sigma_i)^2: at most ~1e-4 at sigma_i = 1e-6 sigma_1 (2.5e-6 in tests/test_kernels.py), and
     values below ~1e-8 sigma_1 are noise. Exactly zero columns (the padded exact run) give exact zeros.
     """
     gram = U.mT @ U
     # A diverged iterate makes LAPACK raise; zero it here and let the loss check report it.
     eigenvalues = torch.linalg.eigvalsh(torch.where(torch.isfinite(gram), gram, 0.0))  # ascending
     return eigenvalues.flip(-1)[..., :k].clamp(min=0).sqrt()
+
+
+@contextlib.contextmanager
+def _torch_threads(count: int | None):
+    """Run the block with torch on `count` threads (None: unchanged), yielding the count it had before."""
+    previous = torch.get_num_threads()
+    if count is not None:
+        torch.set_num_threads(count)
+    try:
+        yield previous
+    finally:
+        torch.set_num_threads(previous)
 
 
 def gradient_descent(problem: SensingProblem, U0: torch.Tensor, steps: int, lr=None, eta: float = 0.1,
@@ -309,10 +358,7 @@ def gradient_descent(problem: SensingProblem, U0: torch.Tensor, steps: int, lr=N
     progress(t, steps), if given, is called after each recorded iterate t = 0..steps. backend picks the
     operator pass (resolve_backend; default: Triton on CUDA, numba on CPU).
     """
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be a non-negative int, got {steps!r}")
-    if top_k < 1 or check_every < 1:
-        raise ValueError(f"top_k and check_every must be >= 1, got {top_k} and {check_every}")
+    _check_gd_arguments(steps, eta, top_k, check_every, divergence_factor)
     U = _validated_init(problem, U0)
     runs, _, width = U.shape
     lr_per_run = _resolve_lr(problem, U, lr, eta)
@@ -327,12 +373,15 @@ def gradient_descent(problem: SensingProblem, U0: torch.Tensor, steps: int, lr=N
     kept = min(top_k, width)
     update_scale = (4.0 / problem.m) * lr_per_run.view(runs, 1, 1)
     checked_until = 0
-    with torch.no_grad():
+    # The fused CPU pass brings its own threads. Torch's share of a step is d x d products and one batched
+    # eigvalsh, faster on one thread even when idle; on a loaded machine their two-thread barriers waited on
+    # descheduled threads (eigvalsh: median 10 ms, worst 1.4 s, against 1.8 ms on one thread).
+    with torch.no_grad(), _torch_threads(1 if backend == "numba" else None) as threads:
         for t in range(steps + 1):
             X = U @ U.mT
             Xp = operator.pack(X)
             # The last iterate needs only its residual, but one fused pass costs the same as a forward pass.
-            residual, adjoint = operator.residual_and_adjoint(Xp, y, backend)
+            residual, adjoint = operator.residual_and_adjoint(Xp, y, backend, threads)
             loss[:, t] = residual.square().mean(dim=1)
             distance[:, t] = torch.linalg.matrix_norm(X - x_star)
             singular_values[:, t, :kept] = _top_singular_values(U, kept)

@@ -162,6 +162,23 @@ def table(reports: list[dict], labels: list[str], rtol: float = DEFAULT_RTOL) ->
     return "\n".join(lines) + "\n"
 
 
+def differences(reference: dict, other: dict) -> list[str]:
+    """Every claim instance, verdict or value in which `other` is not identical to `reference`."""
+    found = []
+    mine = {c.get("nodeid"): c for c in other["claims"]}
+    for claim in reference["claims"]:
+        twin = mine.pop(claim.get("nodeid"), None)
+        if twin is None:
+            found.append(f"{claim.get('nodeid')}: absent")
+            continue
+        if twin["outcome"] != claim["outcome"]:
+            found.append(f"{claim.get('nodeid')}: {claim['outcome']} became {twin['outcome']}")
+        ours, theirs = quantities(claim), quantities(twin)
+        found += [f"{claim.get('nodeid')}: {name} {q['value']!r} became {theirs.get(name, {}).get('value')!r}"
+                  for name, q in ours.items() if relative_difference(theirs.get(name, {}).get("value"), q["value"]) != 0]
+    return found + [f"{node}: not in the reference" for node in mine]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.compare_reports", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -169,6 +186,9 @@ def main(argv=None) -> int:
     parser.add_argument("--out", metavar="FILE", help="write the markdown here (default: stdout)")
     parser.add_argument("--rtol", type=float, default=DEFAULT_RTOL,
                         help=f"tolerance of a measured value without a threshold (default {DEFAULT_RTOL:g})")
+    parser.add_argument("--exact", action="store_true",
+                        help="exit 1 unless every report equals the first in every verdict and value "
+                             "(e.g. a serial and an xdist run of the same cached experiments)")
     args = parser.parse_args(argv)
     try:
         reports = [load(path) for path in args.reports]
@@ -181,6 +201,11 @@ def main(argv=None) -> int:
         out.write_text(text)
     else:
         sys.stdout.write(text)
+    if args.exact:
+        found = [line for other in reports[1:] for line in differences(reports[0], other)]
+        for line in found:
+            print(f"differs: {line}", file=sys.stderr)
+        return 1 if found else 0
     return 0
 
 

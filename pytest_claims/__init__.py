@@ -77,7 +77,25 @@ def pytest_addoption(parser):
     group.addoption("--claims-report", default=None, metavar="PATH", help="write the claims report as JSON to PATH")
 
 
+def _probe_writable(path: str) -> None:
+    """Create the report's folder and a scratch file in it, so an unusable path fails before the run."""
+    import os
+    import tempfile
+
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise pytest.UsageError(f"--claims-report {path}: is a directory")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise pytest.UsageError(f"--claims-report {path}: not writable ({err.strerror or err})") from None
+
+
 def pytest_configure(config):
+    if config.getoption("claims_report"):
+        _probe_writable(config.getoption("claims_report"))
     config.addinivalue_line("markers", "claim(id, source=None): an empirical claim and where it comes from, reported in the claims report")
     config.pluginmanager.register(ClaimsReport(config), "claims-report")
 

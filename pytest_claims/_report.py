@@ -9,6 +9,8 @@ import tempfile
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from ._claim import fmt
 
 PROPERTY = "claim"  # key of the record in report.user_properties
@@ -83,6 +85,7 @@ class ClaimsReport:
         self.config = config
         self.records: dict[str, dict] = {}
         self.phases: dict[str, dict[str, str]] = {}
+        self.written: str | None = None  # what became of the JSON report, said in the summary
 
     def pytest_runtest_logreport(self, report):
         props = [value for key, value in report.user_properties if key == PROPERTY]
@@ -107,17 +110,29 @@ class ClaimsReport:
         rows.sort(key=lambda r: r["id"])  # stable: parameter sets keep their collection order
         return [{k: r[k] for k in _KEYS} for r in rows]
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session):
+        # Written here rather than in the summary, so a failed write can still set the exit status.
+        path = self.config.getoption("claims_report")
+        if not path or hasattr(self.config, "workerinput"):  # xdist workers leave it to the controller
+            return
+        report = {"environment": environment(self.config), "claims": self.claims()}
+        try:
+            _write_atomically(path, json.dumps(report, indent=2) + "\n")
+            self.written = f"claims report written to {path}"
+        except OSError as err:
+            self.written = f"claims report NOT written to {path}: {err.strerror or err}"
+            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+
     def pytest_terminal_summary(self, terminalreporter):
         claims = self.claims()
-        if not claims:
-            return
-        terminalreporter.section("claims report")
-        for line in _table([_HEADER], _CHECK_WIDTHS) + sum(map(_lines, claims), []):
-            terminalreporter.write_line(line)
-        counts = {o: sum(c["outcome"] == o for c in claims) for o in ("passed", "failed", "error", "skipped")}
-        terminalreporter.write_line("claims: " + ", ".join(f"{n} {o}" for o, n in counts.items() if n))
-        path = self.config.getoption("claims_report")
-        if path:
-            report = {"environment": environment(self.config), "claims": claims}
-            _write_atomically(path, json.dumps(report, indent=2) + "\n")
-            terminalreporter.write_line(f"claims report written to {path}")
+        if claims:
+            terminalreporter.section("claims report")
+            for line in _table([_HEADER], _CHECK_WIDTHS) + sum(map(_lines, claims), []):
+                terminalreporter.write_line(line)
+            counts = {o: sum(c["outcome"] == o for c in claims) for o in ("passed", "failed", "error", "skipped")}
+            terminalreporter.write_line("claims: " + ", ".join(f"{n} {o}" for o, n in counts.items() if n))
+        elif self.config.getoption("claims_report"):
+            terminalreporter.write_line("no claim ran; the report lists none")
+        if self.written:
+            terminalreporter.write_line(self.written)

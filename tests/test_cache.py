@@ -221,3 +221,11 @@ def test_two_processes_started_together_compute_once(tmp_path):
     assert [p.returncode for p in procs] == [0, 0]
     assert marker.read_text().splitlines() == ["computed"]
     assert outputs == ["42 False", "42 True"]
+
+
+def test_results_root_follows_its_environment_variable(monkeypatch, tmp_path):
+    """CLAIMS_RESULT_CACHE moves the default cache, so a CI run can start from an empty one."""
+    from core._cache import RESULTS_ENV, ResultCache
+
+    monkeypatch.setenv(RESULTS_ENV, str(tmp_path / "ci"))
+    assert ResultCache().root == tmp_path / "ci"

@@ -80,7 +80,8 @@ def test_project_part_adds_its_options_and_environment(pytester):
     assert result.ret == 0, result.stdout.str()
     result.stdout.fnmatch_lines(["REGISTERED ['pytest_claims']", "claims: 1 passed"])
     environment = json.loads((pytester.path / "report.json").read_text())["environment"]
-    assert list(environment) == ["python", "torch", "torchvision", "numpy", "device", "seed", "platform"]
+    assert list(environment) == ["python", "torch", "torchvision", "numpy", "device", "seed", "experiments",
+                                 "platform"]
     assert (environment["device"], environment["seed"]) == ("cpu", 7)
 
 

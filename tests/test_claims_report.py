@@ -210,3 +210,13 @@ def test_records_survive_xdist(pytester, run):
     assert distributed.keys() == serial.keys()
     for key, claim in serial.items():
         assert {**distributed[key], "duration_s": 0} == {**claim, "duration_s": 0}
+
+
+def test_unusable_report_path_is_a_usage_error_before_the_run(pytester):
+    """--claims-report into a path that cannot be created fails at once, naming the path."""
+    pytester.makepyfile(test_one="def test_one():\n    pass\n")
+    blocker = pytester.path / "file"
+    blocker.write_text("x")
+    result = pytester.runpytest("-p", "pytest_claims", f"--claims-report={blocker}/sub/r.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*--claims-report {blocker}/sub/r.json: not writable*"])

@@ -98,3 +98,20 @@ def test_a_file_that_is_not_a_claims_report_is_a_usage_error(tmp_path, capsys):
     (1.0, 0.0, float("inf")), ("below", "below", 0.0), ("below", "above", None), (True, True, 0.0)])
 def test_relative_difference(value, reference, expected):
     assert compare_reports.relative_difference(value, reference) == expected
+
+
+def test_exact_mode_accepts_identical_reports_and_names_a_changed_value(tmp_path):
+    from core import compare_reports
+
+    report = {"environment": {"torch": "2.14.1"}, "claims": [
+        {"id": "S1", "nodeid": "t.py::s1", "outcome": "passed", "params": {},
+         "checks": [{"name": "rate", "op": "<=", "threshold": 1.0, "measured": 0.9}], "measured": {"p": [1.0, 2.0]}}]}
+    changed = json.loads(json.dumps(report))
+    changed["claims"][0]["measured"]["p"][1] = 2.0000001
+    paths = []
+    for name, data in (("a", report), ("b", report), ("c", changed)):
+        paths.append(tmp_path / f"{name}.json")
+        paths[-1].write_text(json.dumps(data))
+    assert compare_reports.main([str(paths[0]), str(paths[1]), "--exact", "--out", str(tmp_path / "t.md")]) == 0
+    assert compare_reports.differences(report, changed) == ["t.py::s1: p[1] 2.0 became 2.0000001"]
+    assert compare_reports.main([str(paths[0]), str(paths[2]), "--exact", "--out", str(tmp_path / "t.md")]) == 1

@@ -145,7 +145,7 @@ def test_cli_writes_all_five_pngs(history, sweeps, tmp_path, monkeypatch):
     fake = {"mlp": history, "sensing-10dr": sweeps[10], "sensing-5dr": sweeps[5]}
     by_config = {config: fake[name] for name, config in core._experiments.claim_experiments(0).items() if name in fake}
     monkeypatch.setattr(core._experiments, "run", lambda config, device, **kwargs: by_config[config])
-    assert cli.main(["figures", "--out", str(tmp_path / "new"), "--device", "cpu"]) == 0
+    assert cli.main(["figures", "--out", str(tmp_path / "new"), "--device", "cpu", "--no-cache"]) == 0
     assert sorted(p.name for p in (tmp_path / "new").iterdir()) == [
         "F1_nll.png", "F2_gradient_norms.png", "F3_exact_distance.png", "F4_distance_by_alpha.png",
         "F5_singular_values.png"]

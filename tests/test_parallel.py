@@ -1,0 +1,41 @@
+"""Under pytest-xdist every experiment is computed once across workers, through cached_run's file lock."""
+
+import json
+
+import pytest
+
+pytest.importorskip("xdist")
+
+SUITE = '''
+import json, os
+import pytest
+from core import SensingConfig
+from core._cache import ResultCache
+from core._experiments import cached_run
+
+CONFIG = SensingConfig(d=6, r=1, m=60, alphas=(1e-3,), steps=40, seed=5)
+
+@pytest.fixture(scope="session")
+def result():
+    value, info = cached_run(CONFIG, "cpu", ResultCache(os.environ["RESULTS_DIR"]))
+    with open(os.environ["LOG"], "a") as log:
+        log.write(json.dumps({"worker": os.environ.get("PYTEST_XDIST_WORKER"), "loaded": info.loaded}) + "\\n")
+    return value
+
+@pytest.mark.parametrize("i", range(6))
+def test_uses_the_experiment(result, i):
+    assert result.config == CONFIG and result.sweep.trace.loss.shape[-1] == 41
+'''
+
+
+def test_two_workers_compute_a_shared_experiment_once(pytester, monkeypatch, tmp_path):
+    """Six tests on two workers, one session fixture each: one computation, the other worker loads it."""
+    pytester.makepyfile(test_suite=SUITE)
+    log = tmp_path / "log.jsonl"
+    monkeypatch.setenv("RESULTS_DIR", str(tmp_path / "results"))
+    monkeypatch.setenv("LOG", str(log))
+    result = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider", "-p", "no:mpl")
+    result.assert_outcomes(passed=6)
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len({c["worker"] for c in calls}) == 2, "both workers should have asked for the experiment"
+    assert sum(not c["loaded"] for c in calls) == 1, f"computed more than once: {calls}"
