@@ -60,7 +60,7 @@ TOLERANCES: tuple[Tolerance, ...] = (
     Tolerance(r".*", r"alpha", 1e-12, 0, "R, V, T: identical (configuration)"),
     Tolerance(r"sensing_.*_escape_steps", r"s5_escape_step|p3_t\d+", 0, 0,
               "R, V, T: identical integer steps (S5 from the bitwise distance; P3 from singular values)"),
-    Tolerance(r".*", r".*(window_\d|escape_order_violations|bound_orders_layers_like_g2)", 0, 0,
+    Tolerance(r".*", r".*(window_\d|escape_order_inversions|escape_ties|bound_orders_layers_like_g2)", 0, 0,
               "R, V, T: identical integers"),
     # --- matrix sensing, float64. GD itself runs in the numba kernels (fixed chunks, fixed-order reductions).
     Tolerance(r"sensing_.*_steps", r".*_(distance|loss)", 1e-12, 0, "R, V, T: bitwise"),
@@ -131,7 +131,7 @@ TABLES["threshold_quantities"] = ("threshold", bt.threshold_quantities)
 
 def build(table: str, results) -> dict[str, np.ndarray]:
     experiment, builder = TABLES[table]
-    source = bt.threshold_runs_of(results) if experiment == "threshold" else results[experiment]
+    source = bt.threshold_runs_of(results) if experiment == "threshold" else bt.result_of(results, experiment)
     return builder(source)
 
 
