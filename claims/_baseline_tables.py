@@ -141,8 +141,13 @@ def threshold_quantities(threshold_runs: dict) -> dict[str, np.ndarray]:
     return {key: np.asarray([row[key] for row in rows]) for key in rows[0]}
 
 
+def result_of(results, name: str):
+    """The named result from claims/conftest.py's ExperimentResults (`get`) or a plain mapping."""
+    return results.get(name)[0] if hasattr(results, "get") and not isinstance(results, dict) else results[name]
+
+
 def threshold_runs_of(results) -> dict:
-    runs = [results[name] for name in results.configs if name.startswith("threshold-")]
+    runs = [result_of(results, name) for name in results.configs if name.startswith("threshold-")]
     return {round(result.config.m_per_dr): result for result in runs}
 
 
@@ -151,13 +156,14 @@ def tables(results, experiments=("mlp", *SENSING_EXPERIMENTS, "threshold")) -> d
     out = {}
     for name in experiments:
         if name == "mlp":
-            out["mlp_epochs"] = mlp_epochs(results["mlp"])
-            out["mlp_quantities"] = mlp_quantities(results["mlp"])
+            out["mlp_epochs"] = mlp_epochs(result_of(results, "mlp"))
+            out["mlp_quantities"] = mlp_quantities(result_of(results, "mlp"))
         elif name == "threshold":
             out["threshold_quantities"] = threshold_quantities(threshold_runs_of(results))
         else:
             stem = name.replace("-", "_")
-            out[f"{stem}_steps"] = sensing_steps(results[name])
-            out[f"{stem}_escape_steps"] = sensing_escape_steps(results[name])
-            out[f"{stem}_quantities"] = sensing_quantities(results[name])
+            result = result_of(results, name)
+            out[f"{stem}_steps"] = sensing_steps(result)
+            out[f"{stem}_escape_steps"] = sensing_escape_steps(result)
+            out[f"{stem}_quantities"] = sensing_quantities(result)
     return out
