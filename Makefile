@@ -6,7 +6,7 @@ TORCHVISION ?= 0.29.1
 VENV := .venv
 INSTALLED := $(VENV)/.installed-torch-$(TORCH)
 
-.PHONY: claims test bench bench-k4 bench-compare clean-venv
+.PHONY: claims test bench bench-k4 bench-compare matrix clean-venv
 
 $(INSTALLED): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -41,3 +41,9 @@ bench-compare: $(INSTALLED)
 
 clean-venv:
 	rm -rf $(VENV)
+
+# The torch matrix (tox.ini): every env, or one with ENV=torch291; then the cross-version table.
+matrix: $(INSTALLED)
+	$(VENV)/bin/python -m pip install --quiet 'tox>=4'
+	$(VENV)/bin/tox run $(if $(ENV),-e $(ENV)) -- $(ARGS)
+	$(VENV)/bin/python -m core.compare_reports ci-artifacts/claims-torch*.json --out ci-artifacts/claims-versions.md
