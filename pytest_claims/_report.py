@@ -61,7 +61,11 @@ def environment(config) -> dict:
 
 
 def _write_atomically(path: str, text: str) -> None:
-    """Replace `path` with `text` in one step, so a reader never sees half a report."""
+    """Replace `path` with `text` in one step, so a reader never sees half a report.
+
+    core._files.atomic_writer does the same for the project; the plugin keeps its own so that it depends
+    on pytest alone.
+    """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
