@@ -179,6 +179,7 @@ def test_clear_removes_every_entry(tmp_path):
 def test_default_root_is_in_the_user_cache_directory(tmp_path, monkeypatch):
     """Without a root the cache lives under $XDG_CACHE_HOME, beside the MNIST copy."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("CLAIMS_RESULT_CACHE", raising=False)  # set by CI for a fresh cache
     assert ResultCache().root == tmp_path / "gradnorm-sensing-claims" / "results"
 
 
