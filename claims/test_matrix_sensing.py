@@ -242,7 +242,7 @@ def test_small_alpha_nearly_minimizes_the_nuclear_norm_without_finding_its_minim
     claim.param(d=config.d, r=config.r, m=config.m, alphas=config.alphas, steps=config.steps,
                 m_nuc=round(sensing_thresholds(config.d, config.r).nuclear_recovery))
     checked = [key[1] for key in BOUNDS if key[0] == "S6"]
-    claim.measure(convex_status=nuclear.convex.status, convex_seconds=nuclear.convex.solve_seconds,
-                  **{k: v for k, v in e.items() if k not in checked})
+    # The solver's wall time is not evidence (it moved 25% between torch builds): it stays out of the report.
+    claim.measure(convex_status=nuclear.convex.status, **{k: v for k, v in e.items() if k not in checked})
     for name in checked:
         check_all(claim, name, e[name], BOUNDS["S6", name])
