@@ -59,7 +59,10 @@ BOUNDS = {
     # The large-alpha tail is sublinear, so how far the loss has fallen by T depends on T (an earlier seed
     # stream had one seed at 3e-7 at T=3000): the bound asks for six orders of magnitude, not a level.
     ("S3", "large_alpha_loss_reduction", 5): at_most(1e-6, "seeds 0-4: 4.9e-11-6.6e-8, 5-6: 6.1e-12-5.3e-11"),
-    ("S4", "top_r_max_rel_error"): at_most(0.01, "worst over the four runs, seeds 0-7: 5.8e-4 (5dr, alpha=1e-4)"),
+    ("S4", "top_r_max_rel_error"): at_most(
+        0.01,
+        "alpha=1e-5 and 1e-4: 10dr seeds 0-7: 1.5e-5 and 2.0e-4; "
+        "5dr seeds 0-4: 2.0e-4 and 7.1e-4, 5-6: 2.1e-4 and 6.8e-4"),
     ("S4", "sigma_ratio_max"): at_most(
         0.2,
         "10dr alpha=1e-5: 0.010-0.016, 1e-4: 0.041-0.055; "
