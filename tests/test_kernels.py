@@ -17,20 +17,20 @@ ROOT = Path(__file__).resolve().parents[1]
 needs_numba = pytest.mark.skipif(not _kernels.AVAILABLE, reason="numba is not installed")
 
 
-def random_operator(m, d, storage, seed):
+def random_operator(m, d, storage, seed, runs=3):
     generator = torch.Generator().manual_seed(seed)
     packed = torch.randn(m, d * (d + 1) // 2, generator=generator, dtype=torch.float64).to(storage)
-    Xp = torch.randn(3, packed.shape[1], generator=generator, dtype=torch.float64)
+    Xp = torch.randn(runs, packed.shape[1], generator=generator, dtype=torch.float64)
     return PackedSensingOperator(packed, d), Xp, torch.randn(m, generator=generator, dtype=torch.float64)
 
 
 @needs_numba
 @pytest.mark.parametrize("storage", [torch.float64, torch.float32])
+# Run counts cover every register tile (6, 2, 1) and their mixes (7 = 6 + 1, 9 = 6 + 2 + 1, 13 = 6 + 6 + 1).
 @pytest.mark.parametrize("m, d, runs", [(1, 3, 1), (5, 4, 2), (257, 6, 3), (2 * _kernels.CHUNK_ROWS + 3, 11, 6),
-                                        (300, 9, 7)])
+                                        (300, 9, 7), (6, 5, 9), (2 * _kernels.CHUNK_ROWS + 1, 3, 13)])
 def test_numba_pass_matches_torch(m, d, runs, storage):
-    operator, Xp, y = random_operator(m, d, storage, seed=m + d)
-    Xp = torch.cat([Xp] * 3)[:runs]
+    operator, Xp, y = random_operator(m, d, storage, seed=m + d, runs=runs)  # distinct runs: a swapped tile shows
     residual, adjoint = operator.residual_and_adjoint(Xp, y, backend="numba")
     ref_residual, ref_adjoint = operator.residual_and_adjoint(Xp, y, backend="torch")
     torch.testing.assert_close(residual, ref_residual, rtol=1e-12, atol=1e-12)
