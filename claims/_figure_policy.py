@@ -7,9 +7,14 @@ and would still fail when torch 2.9.1 and 2.14.1 round the experiments' floats d
 
 from __future__ import annotations
 
+import functools
+import inspect
+from pathlib import Path
+
 import matplotlib.style
 import pytest
 
+from claims._baseline_files import require_png
 from core._figures import RENDER_STYLE, SAVEFIG_KWARGS
 
 #: RMS (0-255 grey levels, matplotlib.testing.compare) a rendering may differ from its baseline by.
@@ -32,12 +37,31 @@ def figure_test(name: str):
     """Compare the Figure the test returns to claims/baseline/<name>.png, the file name the CLI writes too.
 
     The test must request the `baseline_run` fixture, which skips it unless the run matches the baselines'.
+    A missing, truncated or foreign baseline PNG fails the test before pytest-mpl compares, with one message
+    naming the file and the regeneration command (claims/_baseline_files.py); --mpl-generate-path skips that check.
     """
     compare = pytest.mark.mpl_image_compare(
         baseline_dir=BASELINE_DIR, filename=f"{name}.png", style=TEST_STYLE, tolerance=TOLERANCE,
         savefig_kwargs=SAVEFIG_KWARGS, deterministic=True,
     )
-    return lambda test: pytest.mark.usefixtures("baseline_run")(compare(test))
+
+    def decorate(test):
+        # pytest-mpl resolves the marker's baseline_dir against the test module's folder, and so does this.
+        baseline = Path(inspect.getfile(test)).resolve().parent / BASELINE_DIR / f"{name}.png"
+        signature = inspect.signature(test)
+        passes_request = "request" in signature.parameters
+
+        @functools.wraps(test)
+        def checked(*args, request, **kwargs):
+            require_png(request.config, baseline)
+            return test(*args, **({**kwargs, "request": request} if passes_request else kwargs))
+
+        if not passes_request:  # pytest injects fixtures by signature: add `request` for the check
+            request = inspect.Parameter("request", inspect.Parameter.KEYWORD_ONLY)
+            checked.__signature__ = signature.replace(parameters=[*signature.parameters.values(), request])
+        return pytest.mark.usefixtures("baseline_run")(compare(checked))
+
+    return decorate
 
 
 

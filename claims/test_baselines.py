@@ -12,9 +12,12 @@ Regenerate (after a change that is meant to move the numbers; review the CSV dif
 
 The committed files were recorded that way: torch 2.14.1, one thread, CPU (with the default two threads the
 MLP columns move by their thread-count spread, inside their tolerances, and one thread is ~10x faster on a
-busy 2-core machine). --force-regen rewrites only the files whose comparison fails, and those tests fail once
-to say so; the next run passes. A normal run never writes into claims/test_baselines/ (pytest-regressions
-compares in a temporary copy). Baselines belong to a device class: on CUDA the comparisons use the
+busy 2-core machine). --force-regen rewrites only the files whose comparison fails (and creates missing ones),
+and those tests fail once to say so; the next run passes. A normal run never writes into claims/test_baselines/
+(pytest-regressions compares in a temporary copy): a missing, unreadable or reshaped baseline (other columns or
+row count, non-numbers) fails its own test naming the file and this command, and is neither created nor
+rewritten (check_baseline, claims/_baseline_files.py). A file pandas cannot read must be deleted before
+--force-regen can replace it. Baselines belong to a device class: on CUDA the comparisons use the
 *_cuda.csv files when they exist and skip otherwise, never a widened tolerance. Another seed skips.
 
 Tolerances (TOLERANCES below) come from spreads measured with claims/_baseline_spread.py between seed-0 runs
@@ -34,6 +37,7 @@ import numpy as np
 import pytest
 
 from claims import _baseline_tables as bt
+from claims._baseline_files import require_csv
 
 BASELINE_SEED = 0
 DATA_DIR = Path(__file__).with_suffix("")  # pytest-regressions' default datadir: claims/test_baselines/
@@ -146,6 +150,18 @@ def _regenerating(config) -> bool:
     return bool(config.getoption("force_regen") or config.getoption("regen_all"))
 
 
+def check_baseline(num_regression, request, data: dict, basename: str, tolerances: dict) -> None:
+    """num_regression.check against <module datadir>/<basename>.csv, which must exist and fit `data`.
+
+    Without this check pytest-regressions would create a missing file and fail once (the next run then passes
+    against it); a missing or damaged file instead fails here naming itself and REGENERATE_CSV. Only
+    --force-regen / --regen-all let the plugin create or rewrite a baseline.
+    """
+    # pytest-datadir's original_datadir is the committed folder num_regression reads: claims/test_baselines/ here
+    require_csv(request.getfixturevalue("original_datadir") / f"{basename}.csv", data, _regenerating(request.config))
+    num_regression.check(data, basename=basename, tolerances=tolerances)
+
+
 @pytest.fixture
 def baseline_device(request, seed, device) -> str:
     """The device class whose files are compared; skips another seed, and a device class without baselines."""
@@ -163,10 +179,10 @@ def baseline_device(request, seed, device) -> str:
 
 
 @pytest.mark.parametrize("table", list(TABLES))
-def test_trajectories_match_the_baseline(table, results, baseline_device, num_regression):
+def test_trajectories_match_the_baseline(table, results, baseline_device, num_regression, request):
     """Every column of `table` lies within its measured tolerance of the committed baseline."""
     data = build(table, results)
-    num_regression.check(data, basename=f"{table}_{baseline_device}", tolerances=tolerances(table, data))
+    check_baseline(num_regression, request, data, f"{table}_{baseline_device}", tolerances(table, data))
 
 
 # Planted changes: one stored trajectory scaled by 1.01 must fail its comparison, and the real one pass.
@@ -183,7 +199,7 @@ def test_a_one_percent_change_to_a_trajectory_fails_the_comparison(table, column
         pytest.skip("--force-regen/--regen-all would store the planted change as the baseline")
     data = build(table, results)
     expected = f"{table}_{baseline_device}"
-    num_regression.check(data, basename=expected, tolerances=tolerances(table, data))  # the real one passes
+    check_baseline(num_regression, request, data, expected, tolerances(table, data))  # the real one passes
     planted = {**data, column: data[column] * 1.01}
     with pytest.raises(AssertionError, match=re.escape(column)) as failure:
         num_regression.check(planted, basename=expected, tolerances=tolerances(table, planted))
