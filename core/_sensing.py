@@ -6,7 +6,6 @@ import contextlib
 import math
 import os
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields, replace
 from typing import Sequence
 
@@ -377,20 +376,15 @@ def gradient_descent(problem: SensingProblem, U0: torch.Tensor, steps: int, lr=N
     # The fused CPU pass brings its own threads. Torch's share of a step is d x d products and one batched
     # eigvalsh, faster on one thread even when idle; on a loaded machine their two-thread barriers waited on
     # descheduled threads (eigvalsh: median 10 ms, worst 1.4 s, against 1.8 ms on one thread).
-    # On CPU the singular values (eigvalsh, ~2 ms for six 100 x 100 iterates) are computed on a side thread
-    # while the fused pass runs: they never feed back into GD, and the pass hands out its chunks one at a
-    # time, so the two share both cores instead of the pass waiting for a serial eigvalsh every step.
-    side = ThreadPoolExecutor(1, thread_name_prefix="sensing-diagnostics") if backend == "numba" else None
-    with torch.no_grad(), _torch_threads(1 if backend == "numba" else None) as threads, side or contextlib.nullcontext():
+    with torch.no_grad(), _torch_threads(1 if backend == "numba" else None) as threads:
         for t in range(steps + 1):
             X = U @ U.mT
             Xp = operator.pack(X)
-            top = side.submit(_top_singular_values, U, kept) if side else None
             # The last iterate needs only its residual, but one fused pass costs the same as a forward pass.
             residual, adjoint = operator.residual_and_adjoint(Xp, y, backend, threads)
             loss[:, t] = residual.square().mean(dim=1)
             distance[:, t] = torch.linalg.matrix_norm(X - x_star)
-            singular_values[:, t, :kept] = top.result() if top else _top_singular_values(U, kept)
+            singular_values[:, t, :kept] = _top_singular_values(U, kept)
             if t == 0:
                 limit = divergence_factor * torch.clamp(loss[:, 0], min=y.square().mean())
             if t + 1 - checked_until >= check_every or t == steps:
