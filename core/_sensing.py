@@ -328,8 +328,10 @@ def _top_singular_values(U: torch.Tensor, k: int) -> torch.Tensor:
     values below ~1e-8 sigma_1 are noise. Exactly zero columns (the padded exact run) give exact zeros.
     """
     gram = U.mT @ U
-    # A diverged iterate makes LAPACK raise; zero it here and let the loss check report it.
-    eigenvalues = torch.linalg.eigvalsh(torch.where(torch.isfinite(gram), gram, 0.0))  # ascending
+    try:
+        eigenvalues = torch.linalg.eigvalsh(gram)  # ascending
+    except RuntimeError:  # torch.linalg.LinAlgError: a diverged iterate; zero it and let the loss check report it
+        eigenvalues = torch.linalg.eigvalsh(torch.where(torch.isfinite(gram), gram, 0.0))
     return eigenvalues.flip(-1)[..., :k].clamp(min=0).sqrt()
 
 

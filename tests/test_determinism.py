@@ -62,6 +62,16 @@ def _set_threads(n: int) -> None:
         pass
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _threads_even_on_small_problems():
+    """These runs are small, and the fused pass would keep them on one thread: make thread counts count."""
+    from core import _kernels
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_kernels, "MIN_WORK_FOR_THREADS", 0)
+        yield
+
+
 @pytest.fixture(scope="module")
 def reference():
     return run_small()

@@ -45,7 +45,8 @@ def _trajectory():
 
 
 @needs_numba
-def test_numba_trajectory_is_bitwise_identical_on_one_and_two_threads():
+def test_numba_trajectory_is_bitwise_identical_on_one_and_two_threads(monkeypatch):
+    monkeypatch.setattr(_kernels, "MIN_WORK_FOR_THREADS", 0)  # this small problem would stay on one thread
     torch_threads = torch.get_num_threads()
     traces = []
     try:
@@ -134,6 +135,15 @@ def test_float32_storage_defines_the_problem_and_keeps_exact_recovery():
 
 
 @needs_numba
+@needs_numba
+def test_a_small_pass_stays_on_the_calling_thread(monkeypatch):
+    """Below MIN_WORK_FOR_THREADS the pass never hands chunks to the pool (its handoffs would cost more)."""
+    operator, Xp, y = random_operator(2 * _kernels.CHUNK_ROWS, 6, torch.float64, seed=3)
+    assert operator.m * operator.packed.shape[1] * len(Xp) < _kernels.MIN_WORK_FOR_THREADS
+    monkeypatch.setattr(_kernels, "_run_on_workers", lambda *args: pytest.fail("a small pass used the pool"))
+    operator.residual_and_adjoint(Xp, y, backend="numba", threads=2)
+
+
 def test_gradient_descent_restores_torch_threads():
     before = torch.get_num_threads()
     _trajectory()
