@@ -23,6 +23,9 @@ def pytest_addoption(parser):
                     help="K4 from a finished run's junit XML: the summed time of its claims/ test cases")
     group.addoption("--k4-subprocess", action="store_true",
                     help="K4 as a timed `pytest claims` subprocess (several minutes; not run in CI)")
+    group.addoption("--k4-claims-report", default=None, metavar="PATH",
+                    help="the --claims-report JSON of a finished claims run: K4 per experiment, each against "
+                         "its own floor measured here")
 
 
 def _cpu_model() -> str:
@@ -71,6 +74,26 @@ def read_floor_s(tensor: torch.Tensor, repeats: int = 9) -> float:
         synchronize(tensor.device)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def gemm_anchor_s(m: int, P: int, runs: int, threads: int, block_rows: int = 32, repeats: int = 200) -> float:
+    """What MKL takes for one fused pass's arithmetic (R = X A^T, then G += R A: 4 m P runs flops in float64)
+    with the operator already in cache: the median of `repeats` blocks of `block_rows` rows (after a warm-up),
+    timed on one thread and scaled to m rows on `threads` cores. With many runs the pass is compute-bound,
+    and this anchor, not the operator read, is what it can approach."""
+    A = torch.randn(block_rows, P, dtype=torch.float64)
+    X, G = torch.randn(runs, P, dtype=torch.float64), torch.zeros(runs, P, dtype=torch.float64)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            G.addmm_(X @ A.T, A)
+            times.append(time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(before)
+    return statistics.median(times[repeats // 5:]) * (m / block_rows) / threads
 
 
 def record(benchmark, kind: str, nbytes: int, floor_s: float, per_call: int = 1, **extra) -> float:

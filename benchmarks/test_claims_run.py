@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+import torch
 
-from .conftest import TARGETS
+from .conftest import TARGETS, read_floor_s
+from .test_mlp_epoch import bare_epoch
 
 ROOT = Path(__file__).resolve().parents[1]
 BUDGET_S = 120.0
@@ -41,3 +46,54 @@ def test_k4_claims_run(benchmark, pytestconfig):
     # K4's "floor" is the issue's budget, not a physical floor: floor_ratio = measured / 120 s.
     benchmark.extra_info.update(kind="K4", bytes=None, measured_s=measured, source=source, floor_kind="budget",
                                 floor_s=BUDGET_S, floor_ratio=measured / BUDGET_S, target=TARGETS["K4"])
+
+
+def experiment_floor_s(config, mnist, bare_epoch_s: dict) -> tuple[float | None, str]:
+    """The floor of one experiment of the claims run, measured now, and what it is."""
+    from core import MLPConfig, SensingConfig
+
+    if isinstance(config, MLPConfig):
+        key = (config.hidden_sizes, config.init)
+        if key not in bare_epoch_s:
+            times = []
+            for _ in range(2):
+                start = time.perf_counter()
+                bare_epoch(mnist, dataclasses.replace(config, epochs=1), "cpu")
+                times.append(time.perf_counter() - start)
+            bare_epoch_s[key] = min(times)
+        return config.epochs * bare_epoch_s[key], f"{config.epochs} bare-loop epochs (the K3 anchor)"
+    if isinstance(config, SensingConfig):
+        operator = torch.empty(config.m, config.d * (config.d + 1) // 2, dtype=torch.float64).normal_()
+        reads = config.steps + 1
+        what = f"{reads} reads of the {operator.nbytes / 1e6:.1f} MB operator"
+        return reads * read_floor_s(operator), what + (" (plus the cvxpy solve, no floor)" if config.convex else "")
+    return None, "no floor: a few forward/backward passes per depth"
+
+
+def test_k4_by_experiment(benchmark, pytestconfig):
+    """K4 per part: each experiment's compute time in a finished claims run (its --claims-report JSON) against
+    that experiment's floor measured here. Shows which parts a 120 s budget could come from, and which not."""
+    from core import claim_experiments, load_mnist
+
+    path = pytestconfig.getoption("k4_claims_report")
+    if not path or not Path(path).is_file():
+        pytest.skip("needs --k4-claims-report PATH: the --claims-report JSON of a claims run on this machine")
+    environment = json.loads(Path(path).read_text())["environment"]
+    computed = {name: p["compute_seconds"] for name, p in environment.get("experiments", {}).items()
+                if p.get("loaded") is False}
+    if not computed:
+        pytest.skip(f"{path}: every experiment was loaded from the result cache, so it timed none")
+    configs = claim_experiments(environment.get("seed", 0))
+    mnist, bare = load_mnist(None, "cpu"), {}
+    benchmark.pedantic(lambda: None, rounds=1)  # the numbers are the parts below, not a timed call
+    parts = []
+    for name, seconds in sorted(computed.items(), key=lambda item: -item[1]):
+        floor, what = experiment_floor_s(configs[name], mnist, bare)
+        parts.append({"experiment": name, "seconds": seconds, "floor_s": floor, "floor": what,
+                      "ratio": None if floor is None else seconds / floor})
+    total = sum(part["seconds"] for part in parts)
+    # With every floored part at its floor and the rest as measured: the least this run could take.
+    at_floors = sum(part["floor_s"] if part["floor_s"] is not None else part["seconds"] for part in parts)
+    benchmark.extra_info.update(kind="K4", bytes=None, measured_s=total, floor_s=at_floors,
+                                floor_ratio=total / at_floors, target=None, parts=parts,
+                                budget_s=BUDGET_S, source=f"experiments of {path}")
