@@ -6,9 +6,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from core import load_mnist
-from core._mlp import MLPConfig, build_mlp, train_mlp
-from core._mnist import locate_mnist
+from core import MLPConfig, build_mlp, load_mnist, locate_mnist, train_mlp
 
 from .conftest import DEVICES, record, synchronize
 

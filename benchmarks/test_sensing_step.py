@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core._experiments import PAPER_ALPHAS
-from core._sensing import BACKEND_ENV, alpha_sweep, gradient_descent, make_sensing_problem, resolve_backend
+from core import (PAPER_ALPHAS, BACKEND_ENV, alpha_sweep, gradient_descent, make_sensing_problem,
+                  resolve_backend)
 
 from .conftest import DEVICES, gemm_anchor_s, read_floor_s, record, synchronize
 

@@ -15,7 +15,7 @@ import matplotlib.style
 import pytest
 
 from claims._baseline_files import require_png
-from core._figures import RENDER_STYLE, SAVEFIG_KWARGS
+from core.figures import RENDER_STYLE, SAVEFIG_KWARGS
 
 #: RMS (0-255 grey levels, matplotlib.testing.compare) a rendering may differ from its baseline by.
 #: Measured against the seed-0 baselines (matplotlib 3.11.2, freetype 2.14.3, torch 2.14.1 CPU):
@@ -29,7 +29,7 @@ BASELINE_DIR = "baseline"
 BASELINE_SEED, BASELINE_DEVICE = 0, "cpu"  # relative to the test module, so it does not depend on pytest's working directory
 
 
-#: the CLI draws under the same style, so its PNGs compare with these baselines (core._figures)
+#: the CLI draws under the same style, so its PNGs compare with these baselines (core.figures)
 TEST_STYLE = RENDER_STYLE
 
 

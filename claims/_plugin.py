@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core._experiments import resolve_device
+from core import resolve_device
 
 # pytest skips a plugin already registered under this name, which is also its entry point's name.
 pytest_plugins = ["pytest_claims"]
@@ -95,7 +95,7 @@ def _check_options(config) -> None:
     """Reject an unusable --claim-seeds or --mnist-root before any experiment starts."""
     import os
 
-    from core._experiments import claim_experiments
+    from core import claim_experiments
 
     try:
         claim_experiments(config.getoption("seed"), config.getoption("claim_seeds"))

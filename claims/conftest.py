@@ -13,10 +13,8 @@ import warnings
 import pytest
 
 from claims._figure_policy import BASELINE_DEVICE, BASELINE_SEED
-from core import SensingConfig, claim_experiments, load_mnist
-from core._cache import ResultCache, source_fingerprint
-from core._experiments import cached_run
-from core._progress import progress_bar
+from core import (ResultCache, SensingConfig, cached_run, claim_experiments, load_mnist, progress_bar,
+                  source_fingerprint)
 
 EXPERIMENT_PROPERTY = "experiment"
 

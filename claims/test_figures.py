@@ -10,7 +10,7 @@ from pathlib import Path
 from matplotlib.testing.compare import compare_images
 
 from claims._figure_policy import BASELINE_DIR, TOLERANCE, figure_test, render_png
-from core._figures import (
+from core.figures import (
     alpha_distance_figure,
     exact_distance_figure,
     gradient_norm_figure,

@@ -23,7 +23,7 @@ from claims._analysis import (
     time_slope,
 )
 from core import sensing_thresholds
-from core._experiments import THRESHOLD_M_PER_DR
+from core import THRESHOLD_M_PER_DR
 
 M_FACTORS = pytest.mark.parametrize("m_factor", [10, 5], ids=["m=10dr", "m=5dr"])
 #: the spectral phase ends once sigma_1(U_t) reaches this (where U U^T stops being negligible)

@@ -1,12 +1,18 @@
 """Models, data and solvers behind the claims; the public API is re-exported here."""
 
+from ._cache import CacheInfo, ResultCache, source_fingerprint
 from ._convex import NuclearNormSolution, min_nuclear_norm_interpolant
 from ._experiments import (
+    PAPER_ALPHAS,
+    PAPER_SWEEPS,
+    THRESHOLD_M_PER_DR,
     DepthProbeConfig,
     DepthProbeResult,
     SensingConfig,
     SensingResult,
+    cached_run,
     claim_experiments,
+    experiment_spec,
     resolve_device,
     run,
 )
@@ -33,9 +39,11 @@ from ._mnist import (
     locate_mnist,
     verify_raw_files,
 )
+from ._progress import progress_bar
 from ._predictions import initial_growth_spectrum, local_contraction_rate, local_hessian_eigenvalues
 from ._seeds import seeded_generator
 from ._sensing import (
+    BACKEND_ENV,
     AlphaSweepResult,
     PackedSensingOperator,
     SensingDivergenceError,
@@ -45,11 +53,23 @@ from ._sensing import (
     escape_step,
     gradient_descent,
     make_sensing_problem,
+    resolve_backend,
     sensing_problem_from_tensors,
     step_size,
 )
 
 __all__ = [
+    "CacheInfo",
+    "ResultCache",
+    "source_fingerprint",
+    "PAPER_ALPHAS",
+    "PAPER_SWEEPS",
+    "THRESHOLD_M_PER_DR",
+    "cached_run",
+    "experiment_spec",
+    "progress_bar",
+    "BACKEND_ENV",
+    "resolve_backend",
     "DepthProbeConfig",
     "DepthProbeResult",
     "SensingConfig",

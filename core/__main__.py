@@ -156,7 +156,7 @@ def _save(name: str, result, out: Path) -> list[Path]:
     import matplotlib.style
     import numpy as np
 
-    from ._figures import RENDER_STYLE, result_figures, save_png
+    from .figures import RENDER_STYLE, result_figures, save_png
     from ._files import atomic_writer
 
     arrays = {}
@@ -222,7 +222,7 @@ def _figures(args, out, device) -> list[Path]:
     import matplotlib.style
 
     from ._experiments import claim_experiments
-    from ._figures import RENDER_STYLE, all_figures, save_png
+    from .figures import RENDER_STYLE, all_figures, save_png
 
     configs = claim_experiments(args.seed)
     history = _cached(args, configs["mlp"], device, "mlp")

@@ -10,7 +10,7 @@ from PIL import Image
 
 import core.__main__ as cli
 from core import MLPConfig, MLPHistory, SensingConfig, run
-from core._figures import (
+from core.figures import (
     all_figures,
     alpha_distance_figure,
     exact_distance_figure,
