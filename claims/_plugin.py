@@ -6,6 +6,8 @@ plugin, loaded here when its entry point has not loaded it already.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
@@ -93,8 +95,6 @@ class ExperimentLog:
 
 def _check_options(config) -> None:
     """Reject an unusable --claim-seeds or --mnist-root before any experiment starts."""
-    import os
-
     from core import claim_experiments
 
     try:
@@ -106,8 +106,23 @@ def _check_options(config) -> None:
         raise pytest.UsageError(f"--mnist-root {root}: not a directory")
 
 
+def _share_cores_among_workers(config) -> None:
+    """Under pytest-xdist, each worker gets its share of the cores for torch and the sensing kernel.
+
+    Two workers with torch's default of one thread per core would run four threads on two cores, and
+    the MLP's small matrix products then wait on descheduled threads (epochs 10-30x slower). An explicit
+    OMP_NUM_THREADS is left alone. The thread count moves the float32 MLP by rounding only (README).
+    """
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is None or "OMP_NUM_THREADS" in os.environ:
+        return
+    share = max(1, (os.cpu_count() or 1) // int(workerinput.get("workercount", 1)))
+    torch.set_num_threads(min(share, torch.get_num_threads()))
+
+
 def pytest_configure(config):
     _check_options(config)
+    _share_cores_among_workers(config)
     config.stash[_DEVICE] = _resolve_device(config)
     config.stash[_LOG] = ExperimentLog()
     config.pluginmanager.register(config.stash[_LOG], "claims-experiment-log")

@@ -11,6 +11,7 @@ import contextlib
 import warnings
 
 import pytest
+import torch
 
 from claims._figure_policy import BASELINE_DEVICE, BASELINE_SEED
 from core import (ResultCache, SensingConfig, cached_run, claim_experiments, load_mnist, progress_bar,
@@ -45,6 +46,8 @@ class ExperimentResults:
                 result, info = cached_run(config, self.device, self.cache, self._fingerprint, data=data,
                                           progress=progress_bar(name, unit, suspend=self.suspend_capture))
                 provenance = {"name": name, "loaded": info.loaded, "compute_seconds": round(info.compute_seconds, 2)}
+                if not info.loaded:  # the thread count moves the float32 MLP by rounding: say what computed it
+                    provenance["torch_threads"] = torch.get_num_threads()
                 self._done[name] = (True, result, provenance)
             except Exception as err:  # noqa: BLE001 - kept and re-raised below for every later request
                 self._done[name] = (False, err, {"name": name, "failed": f"{type(err).__name__}: {err}"})
