@@ -88,8 +88,9 @@ class ExperimentLog:
             if "failed" in p:
                 line = f"failed: {p['failed']}"
             else:
+                threads = f" on {p['torch_threads']} thread(s)" if "torch_threads" in p else ""
                 line = ("loaded from the result cache" if p["loaded"] else "computed") + \
-                    f" ({p['compute_seconds']:.1f} s to compute)"
+                    f" ({p['compute_seconds']:.1f} s to compute{threads})"
             terminalreporter.write_line(f"{name:24s} {line}")
 
 
