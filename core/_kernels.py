@@ -131,12 +131,16 @@ class FusedWorkspace:
 
 
 def fused_residual_adjoint(A: np.ndarray, Xp: np.ndarray, y: np.ndarray, rows: np.ndarray, cols: np.ndarray,
-                           d: int, work: FusedWorkspace, threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
+                           d: int, work: FusedWorkspace, threads: int = 1,
+                           alongside=None) -> tuple[np.ndarray, np.ndarray]:
     """Residual A(X) - y as (B, m) and adjoint A*(residual) as symmetric (B, d, d), in fp64 from one pass.
 
     A is the packed (m, P) operator stored in float32 or float64; products and sums are float64 either way.
     rows, cols are the upper-triangle indices of the packing of d x d matrices. threads only changes speed:
     chunks and the order of their reduction are fixed, so the result is bitwise the same for any count.
+    alongside, if given, is called once on the calling thread while the other threads start on the chunks;
+    the caller then joins them. Work that does not need this pass (the iterate's diagnostics) so fills the
+    pass's cores instead of waiting for it.
     """
     runs = Xp.shape[0]
     residual = np.empty((runs, A.shape[0]))
@@ -144,6 +148,8 @@ def fused_residual_adjoint(A: np.ndarray, Xp: np.ndarray, y: np.ndarray, rows: n
     chunks, P = work.partial.shape[0], work.partial.shape[2]
     workers = min(threads, chunks) if A.size * runs >= MIN_WORK_FOR_THREADS else 1
     if workers <= 1:
+        if alongside is not None:
+            alongside()
         _chunk_partials(A, Xp, y, work.partial, residual, 0, chunks)
         _reduce_unpack(work.partial, rows, cols, adjoint, 0, P)
         return residual, adjoint
@@ -158,7 +164,7 @@ def fused_residual_adjoint(A: np.ndarray, Xp: np.ndarray, y: np.ndarray, rows: n
             _chunk_partials(A, Xp, y, work.partial, residual, c, c + 1)
             c = next_chunk()
 
-    _run_on_workers(drain, workers)
+    _run_on_workers(drain, workers, first=alongside)
     bounds = work.bounds(workers)
     next_part = itertools.count().__next__
 
@@ -173,12 +179,15 @@ def fused_residual_adjoint(A: np.ndarray, Xp: np.ndarray, y: np.ndarray, rows: n
 _POOL: ThreadPoolExecutor | None = None
 
 
-def _run_on_workers(task, workers: int) -> None:
-    """Run task() `workers` times at once: workers - 1 times on the pool, once on the calling thread."""
+def _run_on_workers(task, workers: int, first=None) -> None:
+    """Run task() `workers` times at once: workers - 1 times on the pool, once on the calling thread,
+    which calls first() before its task()."""
     global _POOL
     if _POOL is None or _POOL._max_workers < workers - 1:
         _POOL = ThreadPoolExecutor(max_workers=workers - 1, thread_name_prefix="sensing-kernel")
     futures = [_POOL.submit(task) for _ in range(workers - 1)]
+    if first is not None:
+        first()
     task()
     for future in futures:
         future.result()

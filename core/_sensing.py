@@ -105,11 +105,12 @@ class PackedSensingOperator:
         return self.unpack((r @ self._stored_as(r.dtype)) * self._dual_weight.to(r.dtype))
 
     def residual_and_adjoint(self, Xp: torch.Tensor, y: torch.Tensor, backend: str | None = None,
-                             threads: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                             threads: int | None = None, alongside=None) -> tuple[torch.Tensor, torch.Tensor]:
         """Residual A(X) - y and its adjoint image A*(A(X) - y); the only operator call GD makes per step.
 
         backend (see resolve_backend) picks the implementation; the fused ones read the operator once.
         threads: CPU threads of the numba pass (default torch's count); it never changes the result.
+        alongside: a callable run once on this thread during the pass (numba) or before it (otherwise).
         """
         backend = resolve_backend(Xp.device, Xp.dtype, backend)
         if backend == "numba":
@@ -121,8 +122,10 @@ class PackedSensingOperator:
             residual, adjoint = _kernels.fused_residual_adjoint(
                 self.packed.numpy(), Xp.contiguous().numpy(), y.contiguous().numpy(),
                 self._rows.numpy(), self._cols.numpy(), self.d, self._workspaces[key],
-                threads or torch.get_num_threads())
+                threads or torch.get_num_threads(), alongside)
             return torch.from_numpy(residual), torch.from_numpy(adjoint)
+        if alongside is not None:
+            alongside()
         if backend == "triton":
             from . import _triton_sensing  # imported late: triton is optional off CUDA
 
@@ -382,11 +385,15 @@ def gradient_descent(problem: SensingProblem, U0: torch.Tensor, steps: int, lr=N
         for t in range(steps + 1):
             X = U @ U.mT
             Xp = operator.pack(X)
+
+            def diagnostics(t=t, U=U, X=X):
+                # Needs only the iterate: computed on this thread while the fused pass's other threads run.
+                distance[:, t] = torch.linalg.matrix_norm(X - x_star)
+                singular_values[:, t, :kept] = _top_singular_values(U, kept)
+
             # The last iterate needs only its residual, but one fused pass costs the same as a forward pass.
-            residual, adjoint = operator.residual_and_adjoint(Xp, y, backend, threads)
+            residual, adjoint = operator.residual_and_adjoint(Xp, y, backend, threads, alongside=diagnostics)
             loss[:, t] = residual.square().mean(dim=1)
-            distance[:, t] = torch.linalg.matrix_norm(X - x_star)
-            singular_values[:, t, :kept] = _top_singular_values(U, kept)
             if t == 0:
                 limit = divergence_factor * torch.clamp(loss[:, 0], min=y.square().mean())
             if t + 1 - checked_until >= check_every or t == steps:
