@@ -169,20 +169,35 @@ def _run_depth_probe(config: DepthProbeConfig, data: MNIST, device) -> DepthProb
     return DepthProbeResult(config, norms)
 
 
+def _on_host(value):
+    """`value` with every tensor inside it (dataclass fields, dicts, sequences) moved to the CPU."""
+    if torch.is_tensor(value):
+        return value.cpu()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.replace(value, **{f.name: _on_host(getattr(value, f.name))
+                                             for f in dataclasses.fields(value) if f.init})
+    if isinstance(value, dict):
+        return {key: _on_host(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
+        return type(value)(_on_host(item) for item in value)
+    return value
+
+
 def run(config, device="cpu", data=None, mnist_root=None, progress=None):
-    """Compute the result of `config` on `device`.
+    """Compute the result of `config` on `device`; the result's tensors are on the CPU whatever the device.
 
     MNIST experiments use `data` (an MNIST, or a callable returning one, called only here) or else load it
-    from `mnist_root`.
+    from `mnist_root`. Claims, figures and the cache so meet one kind of result: before this, a sweep run
+    on a GPU reached the claims' CPU fits with its histories still on the GPU.
     """
     if isinstance(config, SensingConfig):
-        return _run_sensing(config, device, progress)
+        return _on_host(_run_sensing(config, device, progress))
     if isinstance(config, (MLPConfig, DepthProbeConfig)):
         data = data() if callable(data) else data
         data = data if data is not None else load_mnist(mnist_root, device)
         if isinstance(config, MLPConfig):
-            return train_mlp(config, data, device, progress=progress)
-        return _run_depth_probe(config, data, device)
+            return _on_host(train_mlp(config, data, device, progress=progress))
+        return _on_host(_run_depth_probe(config, data, device))
     raise TypeError(f"no experiment for config of type {type(config).__name__}")
 
 

@@ -12,6 +12,8 @@ from typing import Sequence
 import torch
 
 from . import _kernels
+from ._cuda_graph import MIN_STEPS_FOR_GRAPH, CapturedStep
+from ._diagnostics import SingularValuesOnHost, top_singular_values
 from ._seeds import seeded_generator
 
 BACKENDS = ("auto", "torch", "numba", "triton")
@@ -238,8 +240,11 @@ def step_size(x_star: torch.Tensor, U0: torch.Tensor, eta: float = 0.1) -> torch
     """Learning rate eta / max(||X*||_2, ||U0||_2^2), per run for batched (B, d, R) U0."""
     if not (isinstance(eta, (int, float)) and math.isfinite(eta) and eta > 0):
         raise ValueError(f"eta must be a positive finite number, got {eta!r}")
-    init_scale = torch.linalg.matrix_norm(U0, ord=2).square()
-    return eta / torch.clamp(init_scale, min=torch.linalg.matrix_norm(x_star, ord=2))
+    # Spectral norms on the CPU: a GPU's batched SVD of six 100 x 100 matrices took 20 ms (H100), the cost
+    # of 80 GD steps. On CPU tensors .cpu() is a no-op, so CPU runs are unchanged.
+    init_scale = torch.linalg.matrix_norm(U0.cpu(), ord=2).square()
+    lr = eta / torch.clamp(init_scale, min=torch.linalg.matrix_norm(x_star.cpu(), ord=2))
+    return lr.to(U0.device)
 
 
 @dataclass(frozen=True)
@@ -322,26 +327,6 @@ def _raise_if_diverged(loss_chunk: torch.Tensor, first_step: int, limit: torch.T
     raise SensingDivergenceError(labels[run], first_step + step, float(loss_chunk[run, step]), float(limit[run]))
 
 
-def _top_singular_values(U: torch.Tensor, k: int) -> torch.Tensor:
-    """Top-k singular values of (B, d, R) U as sqrt of the eigenvalues of its Gram U^T U, clamped at 0.
-
-    eigvalsh of the R x R Gram replaces svdvals(U) at a fraction of the cost (README, Benchmarks).
-    Its absolute error is about eps * sigma_1^2, so sigma_i keeps a relative error near
-    eps / 2 * (sigma_1 / sigma_i)^2: at most ~1e-4 at sigma_i = 1e-6 sigma_1 (2.5e-6 in tests/test_kernels.py), and
-    values below ~1e-8 sigma_1 are noise. Exactly zero columns (the padded exact run) give exact zeros.
-    """
-    gram = U.mT @ U
-    # A diverged iterate makes LAPACK raise or return non-finite values: only then are its non-finite
-    # entries zeroed (masking every step cost 0.1 ms at d = 30), and the loss check reports the run.
-    try:
-        eigenvalues = torch.linalg.eigvalsh(gram)  # ascending
-    except RuntimeError:  # torch.linalg.LinAlgError
-        eigenvalues = None
-    if eigenvalues is None or not bool(torch.isfinite(eigenvalues).all()):
-        eigenvalues = torch.linalg.eigvalsh(torch.where(torch.isfinite(gram), gram, 0.0))
-    return eigenvalues.flip(-1)[..., :k].clamp(min=0).sqrt()
-
-
 @contextlib.contextmanager
 def _torch_threads(count: int | None):
     """Run the block with torch on `count` threads (None: unchanged), yielding the count it had before."""
@@ -384,30 +369,59 @@ def gradient_descent(problem: SensingProblem, U0: torch.Tensor, steps: int, lr=N
     checked_until = 0
     # The fused CPU pass brings its own threads. Torch's share of a step is d x d products and one batched
     # eigvalsh, faster on one thread even when idle; on a loaded machine their two-thread barriers waited on
-    # descheduled threads (eigvalsh: median 10 ms, worst 1.4 s, against 1.8 ms on one thread).
-    with torch.no_grad(), _torch_threads(1 if backend == "numba" else None) as threads:
+    # descheduled threads (eigvalsh: median 10 ms, worst 1.4 s, against 1.8 ms on one thread). A device run
+    # hands its singular values to CPU threads, each running LAPACK on one thread.
+    on_host = U.device.type != "cpu"
+
+    def device_step(U):
+        # One step of a device run: the iterate's diagnostics, the fused pass, the update. Eager and
+        # replayed steps run this same code, so a graph changes the launches, not the arithmetic.
+        X = U @ U.mT
+        residual, adjoint = operator.residual_and_adjoint(operator.pack(X), y, backend)
+        return (torch.linalg.matrix_norm(X - x_star), U.mT @ U, residual.square().mean(dim=1),
+                U - update_scale * (adjoint @ U))
+
+    with torch.no_grad(), _torch_threads(1 if backend == "numba" or on_host else None) as threads, \
+            (SingularValuesOnHost(U, steps, top_k, check_every) if on_host else contextlib.nullcontext()) as host:
+        captured = None
         for t in range(steps + 1):
-            X = U @ U.mT
-            Xp = operator.pack(X)
+            if host is not None:
+                if captured is None and t == 1 and steps >= MIN_STEPS_FOR_GRAPH and U.is_cuda:
+                    captured = CapturedStep.try_capture(device_step, U)
+                if captured is not None and t < steps:
+                    distance[:, t], gram, loss[:, t] = captured.replay()
+                    U = captured.U
+                else:
+                    distance[:, t], gram, loss[:, t], U_next = device_step(U)
+                    U = U_next if t < steps else U
+                host.record(t, gram)
+            else:
+                X = U @ U.mT
+                Xp = operator.pack(X)
 
-            def diagnostics(t=t, U=U, X=X):
-                # Needs only the iterate: computed on this thread while the fused pass's other threads run.
-                distance[:, t] = torch.linalg.matrix_norm(X - x_star)
-                singular_values[:, t, :kept] = _top_singular_values(U, kept)
+                def diagnostics(t=t, U=U, X=X):
+                    # Needs only the iterate: computed on this thread while the fused pass's other threads run.
+                    distance[:, t] = torch.linalg.matrix_norm(X - x_star)
+                    singular_values[:, t, :kept] = top_singular_values(U, kept)
 
-            # The last iterate needs only its residual, but one fused pass costs the same as a forward pass.
-            residual, adjoint = operator.residual_and_adjoint(Xp, y, backend, threads, alongside=diagnostics)
-            loss[:, t] = residual.square().mean(dim=1)
+                # The last iterate needs only its residual, but one fused pass costs the same as a forward pass.
+                residual, adjoint = operator.residual_and_adjoint(Xp, y, backend, threads, alongside=diagnostics)
+                loss[:, t] = residual.square().mean(dim=1)
+                if t < steps:
+                    # grad f(U) = (4/m) A*(A(U U^T) - y) U
+                    U = U - update_scale * (adjoint @ U)
             if t == 0:
                 limit = divergence_factor * torch.clamp(loss[:, 0], min=y.square().mean())
             if t + 1 - checked_until >= check_every or t == steps:
+                if host is not None:
+                    host.flush(t + 1)
                 _raise_if_diverged(loss[:, checked_until:t + 1], checked_until, limit, labels)
                 checked_until = t + 1
-            if t < steps:
-                # grad f(U) = (4/m) A*(A(U U^T) - y) U
-                U = U - update_scale * (adjoint @ U)
             if progress is not None:
                 progress(t, steps)
+        if host is not None:
+            singular_values = host.result(U.device)
+        U = U.clone() if captured is not None else U  # not the graph's static iterate
 
     trace = SensingTrace(distance, distance / torch.linalg.matrix_norm(x_star), loss, singular_values,
                          lr_per_run, U)

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from core import _kernels
-from core import _sensing
+from core import _diagnostics, _sensing
 from core._sensing import PackedSensingOperator, gradient_descent, make_sensing_problem
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,30 +96,59 @@ def test_singular_values_keep_relative_accuracy_down_to_1e_minus_6():
     right, _ = torch.linalg.qr(torch.randn(d, d, generator=generator, dtype=torch.float64))
     sigma = torch.cat([10.0 ** (-torch.arange(k, dtype=torch.float64) / 2), torch.zeros(d - k, dtype=torch.float64)])
     U = (left * sigma) @ right.T
-    fast = _sensing._top_singular_values(U[None], k)[0]
+    fast = _diagnostics.top_singular_values(U[None], k)[0]
     relative = ((fast - sigma[:k]) / sigma[:k]).abs()
     # Predicted eps / 2 * (sigma_1 / sigma_i)^2 ~ 1e-4 at 1e-6; measured 2.5e-6 there (seed 0).
     assert relative.max() < 1e-3
     assert relative[:9].max() < 1e-7  # down to 1e-4 of the largest
     padded = torch.nn.functional.pad(U[:, :3], (0, 7))
-    assert torch.all(_sensing._top_singular_values(padded[None], 10)[0, 3:] == 0)
+    assert torch.all(_diagnostics.top_singular_values(padded[None], 10)[0, 3:] == 0)
 
 
 def test_triton_kernel_under_the_interpreter_is_within_flashattention_tolerance():
     pytest.importorskip("triton")
     # Awkward sizes: m not a multiple of BLOCK_M, P = d(d+1)/2 not a multiple of BLOCK_P, odd run counts.
     cases = [(37, 7, 3, "float64"), (70, 9, 1, "float32"), (33, 10, 6, "float64"), (65, 5, 5, "float32")]
-    env = {**os.environ, "TRITON_INTERPRET": "1", "PYTHONPATH": str(ROOT)}
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "TRITON_INTERPRET": "1", "PYTHONPATH": path}
     done = subprocess.run([sys.executable, str(ROOT / "tests" / "_triton_interpreted.py"), json.dumps(cases)],
                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads(done.stdout.strip().splitlines()[-1])
     assert len(results) == len(cases)
     for result in results:
-        for kernel_error, plain_error in zip(result["kernel"], result["plain"]):
-            # FlashAttention's rule: at most twice the plain computation's error in the same dtype
-            # (plus a denormal-sized floor so two exact results compare equal).
-            assert kernel_error <= 2 * plain_error + 1e-300, result
+        _assert_flashattention_tolerance(result)
+
+
+def _assert_flashattention_tolerance(result: dict) -> None:
+    for kernel_error, plain_error in zip(result["kernel"], result["plain"]):
+        # FlashAttention's rule: at most twice the plain computation's error in the same dtype
+        # (plus a denormal-sized floor so two exact results compare equal).
+        assert kernel_error <= 2 * plain_error + 1e-300, result
+    assert result["repeatable"], result
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device: the compiled Triton kernel needs one")
+@pytest.mark.parametrize("m, d, runs, storage", [(777, 13, 1, "float64"), (1001, 17, 6, "float64"),
+                                                 (333, 9, 7, "float32"), (5000, 100, 6, "float64"),
+                                                 (2049, 30, 3, "float32")])
+def test_compiled_triton_kernel_on_cuda_is_within_flashattention_tolerance(m, d, runs, storage):
+    from tests._triton_cases import case
+
+    _assert_flashattention_tolerance(case(m, d, runs, getattr(torch, storage), seed=m, device="cuda"))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device: the GPU step needs one")
+def test_gradient_descent_on_cuda_follows_the_cpu_trajectory():
+    """The whole GPU step (Triton pass, singular values on CPU threads) against the CPU run, at d = 30, 200 steps."""
+    problem = make_sensing_problem(d=30, r=2, m=600, seed=4)
+    U0 = 1e-2 * torch.randn(2, 30, 30, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    on_cpu = gradient_descent(problem, U0, steps=200, check_every=7)
+    cuda = make_sensing_problem(d=30, r=2, m=600, seed=4, device="cuda")
+    on_gpu = gradient_descent(cuda, U0.cuda(), steps=200, check_every=7)
+    for name in ("distance", "loss", "singular_values", "final_u"):
+        torch.testing.assert_close(getattr(on_gpu, name).cpu(), getattr(on_cpu, name), rtol=1e-9, atol=1e-12,
+                                   msg=lambda text, name=name: f"{name}: {text}")
 
 
 @needs_numba
@@ -135,7 +164,6 @@ def test_float32_storage_defines_the_problem_and_keeps_exact_recovery():
 
 
 @needs_numba
-@needs_numba
 def test_a_small_pass_stays_on_the_calling_thread(monkeypatch):
     """Below MIN_WORK_FOR_THREADS the pass never hands chunks to the pool (its handoffs would cost more)."""
     operator, Xp, y = random_operator(2 * _kernels.CHUNK_ROWS, 6, torch.float64, seed=3)
@@ -148,3 +176,18 @@ def test_gradient_descent_restores_torch_threads():
     before = torch.get_num_threads()
     _trajectory()
     assert torch.get_num_threads() == before
+
+
+def test_singular_values_on_host_threads_equal_the_per_step_values():
+    # The path a GPU run takes, driven here with CPU tensors: chunks of 4 steps, 3 threads, 7 recorded steps.
+    generator = torch.Generator().manual_seed(5)
+    iterates = [torch.randn(3, 12, 12, generator=generator, dtype=torch.float64) for _ in range(7)]
+    with _diagnostics.SingularValuesOnHost(iterates[0], steps=6, top_k=5, chunk=4, workers=3) as host:
+        for t, U in enumerate(iterates):
+            host.record(t, U.mT @ U)
+            if t in (3, 6):
+                host.flush(t + 1)
+        values = host.result(torch.device("cpu"))
+    expected = torch.stack([_diagnostics.top_singular_values(U, 5) for U in iterates], dim=1)
+    assert values.shape == (3, 7, 5)
+    assert torch.equal(values, expected)

@@ -1,0 +1,280 @@
+"""Profile the CUDA sensing step on a GPU machine: read floor, kernel correctness, kernel variants, step breakdown.
+
+Run on a machine with CUDA: `python benchmarks/cuda_sensing_probe.py [correctness passes tiles eigvalsh steps]`
+(about 3 minutes for all). Prints one table per section; the benchmarks (benchmarks/test_sensing_step.py) carry
+the recorded ratios.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+import traceback
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import triton  # noqa: E402
+import triton.language as tl  # noqa: E402
+from triton.testing import do_bench  # noqa: E402
+
+from core import PAPER_ALPHAS, alpha_sweep, gradient_descent, make_sensing_problem  # noqa: E402
+from core._sensing import PackedSensingOperator  # noqa: E402
+from core import _triton_sensing as kernel  # noqa: E402
+
+D, R, M = 100, 5, 5000
+
+
+def section(title):
+    print(f"\n=== {title} ===", flush=True)
+
+
+def median_ms(fn):
+    return do_bench(fn, warmup=50, rep=300, return_mode="median")
+
+
+def forward_only(op, Xp, y, bm, bp, warps, stages=None):
+    m, P = op.packed.shape
+    runs = Xp.shape[0]
+    residual = Xp.new_empty(runs, m)
+    extra = {} if stages is None else {"num_stages": stages}
+    kernel._residual[(triton.cdiv(m, bm),)](op.packed, Xp, y, residual, m, P, runs,
+                                            RUNS=triton.next_power_of_2(runs), BLOCK_M=bm, BLOCK_P=bp,
+                                            num_warps=warps, **extra)
+    return residual
+
+
+def adjoint_only(op, residual, partial, bm, bp, warps, groups, stages=None):
+    m, P = op.packed.shape
+    runs = residual.shape[0]
+    per = triton.cdiv(triton.cdiv(m, groups), bm) * bm
+    extra = {} if stages is None else {"num_stages": stages}
+    kernel._adjoint_partials[(triton.cdiv(P, bp), triton.cdiv(m, per))](
+        op.packed, residual, partial, m, P, runs, per, RUNS=triton.next_power_of_2(runs), BLOCK_M=bm, BLOCK_P=bp,
+        num_warps=warps, **extra)
+
+
+FORWARD = {1: [(16, 128, 4), (16, 256, 4), (32, 128, 4), (16, 512, 8), (32, 256, 8), (8, 256, 4), (64, 128, 8),
+               (16, 256, 4, 2), (16, 256, 4, 4)],
+           8: [(16, 64, 4), (8, 64, 4), (16, 32, 4), (8, 128, 8), (16, 64, 8), (32, 32, 8), (4, 128, 4),
+               (8, 64, 4, 2), (8, 64, 4, 4)]}
+ADJOINT = {1: [(16, 64, 4, 16), (32, 64, 4, 16), (16, 128, 4, 16), (32, 128, 8, 16), (16, 64, 4, 32),
+               (64, 64, 8, 16), (16, 256, 8, 8), (32, 64, 4, 16, 2), (32, 64, 4, 16, 4)],
+           8: [(16, 64, 4, 16), (8, 64, 4, 16), (16, 32, 4, 16), (8, 128, 8, 16), (16, 64, 8, 16), (16, 64, 4, 32),
+               (4, 128, 4, 32), (8, 64, 4, 16, 2), (8, 64, 4, 16, 4)]}
+
+
+def sweep_tiles(ops, floors):
+    section("tile sweep at d=100, m=5000: each kernel alone, median us (one read of the operator = floor)")
+    g = torch.Generator().manual_seed(3)
+    print(f"{'kernel':8s} {'runs':>4s} {'stor':>4s} {'config (rows, cols, warps, [groups], [stages])':48s} "
+          f"{'us':>8s} {'x floor':>8s}")
+    for runs in (1, 6):
+        Xp = torch.randn(runs, D * (D + 1) // 2, generator=g, dtype=torch.float64).cuda() * 1e-3
+        y = torch.randn(M, generator=g, dtype=torch.float64).cuda()
+        residual = torch.randn(runs, M, generator=g, dtype=torch.float64).cuda()
+        partial = torch.empty(64, runs, D * (D + 1) // 2, dtype=torch.float64, device="cuda")
+        for k, op in ops.items():
+            for config in FORWARD[triton.next_power_of_2(runs)]:
+                bm, bp, w, *st = config
+                try:
+                    t = median_ms(lambda: forward_only(op, Xp, y, bm, bp, w, *st))
+                    print(f"{'forward':8s} {runs:4d} {k:>4s} {str(config):48s} {t * 1e3:8.1f} {t / floors[k]:8.2f}",
+                          flush=True)
+                except Exception as err:
+                    print(f"forward {runs} {k} {config} failed: {str(err).splitlines()[0][:80]}")
+            for config in ADJOINT[triton.next_power_of_2(runs)]:
+                bm, bp, w, groups, *st = config
+                try:
+                    t = median_ms(lambda: adjoint_only(op, residual, partial, bm, bp, w, groups, *st))
+                    print(f"{'adjoint':8s} {runs:4d} {k:>4s} {str(config):48s} {t * 1e3:8.1f} {t / floors[k]:8.2f}",
+                          flush=True)
+                except Exception as err:
+                    print(f"adjoint {runs} {k} {config} failed: {str(err).splitlines()[0][:80]}")
+
+
+def args(op, Xp, y):
+    return op.packed, Xp, y, op._rows, op._cols, op.d
+
+
+def reference(packed, Xp, y, d):
+    A, X, t = (v.detach().cpu().double().numpy().astype(np.longdouble) for v in (packed, Xp, y))
+    residual = X @ A.T - t
+    sums = residual @ A
+    rows, cols = np.triu_indices(d)
+    adjoint = np.zeros((X.shape[0], d, d), dtype=np.longdouble)
+    weighted = np.where(rows == cols, 1.0, 0.5) * sums
+    adjoint[:, rows, cols] = weighted
+    adjoint[:, cols, rows] = weighted
+    return residual, adjoint
+
+
+def check_correctness(variants):
+    section("correctness, compiled: max abs error against a long-double reference (kernel <= 2x plain torch)")
+    print(f"{'variant':28s} {'m':>5s} {'d':>4s} {'runs':>4s} {'storage':>8s} {'res err':>9s} {'plain':>9s} "
+          f"{'adj err':>9s} {'plain':>9s} {'ok':>3s} {'det':>3s}")
+    cases = [(777, 13, 1, torch.float64), (1001, 17, 6, torch.float64), (333, 9, 7, torch.float32),
+             (5000, 100, 6, torch.float64), (2049, 30, 3, torch.float32)]
+    all_ok = True
+    for seed, (m, d, runs, storage) in enumerate(cases):
+        g = torch.Generator().manual_seed(seed)
+        P = d * (d + 1) // 2
+        op = PackedSensingOperator(torch.randn(m, P, generator=g, dtype=torch.float64).to(storage).cuda(), d)
+        Xp = torch.randn(runs, P, generator=g, dtype=torch.float64).cuda()
+        y = torch.randn(m, generator=g, dtype=torch.float64).cuda()
+        ref = reference(op.packed, Xp, y, d)
+        plain = op.residual_and_adjoint(Xp.to(storage), y.to(storage), backend="torch")
+        plain_err = [float(np.max(np.abs(plain[i].double().cpu().numpy() - ref[i]))) for i in (0, 1)]
+        for name, fn in variants.items():
+            first, again = fn(op, Xp, y), fn(op, Xp, y)
+            err = [float(np.max(np.abs(first[i].double().cpu().numpy() - ref[i]))) for i in (0, 1)]
+            ok = all(e <= 2 * p + 1e-300 for e, p in zip(err, plain_err)) and all(np.isfinite(err))
+            det = all(torch.equal(a, b) for a, b in zip(first, again))
+            all_ok &= ok and det
+            print(f"{name:28s} {m:5d} {d:4d} {runs:4d} {str(storage)[6:]:>8s} {err[0]:9.2e} {plain_err[0]:9.2e} "
+                  f"{err[1]:9.2e} {plain_err[1]:9.2e} {'yes' if ok else 'NO':>3s} {'yes' if det else 'NO':>3s}")
+    print("all correct and deterministic:", all_ok)
+
+
+def time_variants(variants, sweep=False):
+    section("fused pass at d=100, m=5000: median us (do_bench, L2 flushed) and ratio to one read of the operator")
+    g = torch.Generator().manual_seed(0)
+    packed64 = torch.randn(M, D * (D + 1) // 2, generator=g, dtype=torch.float64).cuda()
+    ops = {"f64": PackedSensingOperator(packed64, D), "f32": PackedSensingOperator(packed64.float(), D)}
+    floors = {k: median_ms(lambda o=o: o.packed.sum()) for k, o in ops.items()}
+    for k, f in floors.items():
+        print(f"read floor {k}: {f * 1e3:.1f} us = {ops[k].packed.nbytes / f / 1e9:.2f} TB/s")
+    big = torch.empty(2 ** 28, dtype=torch.float32, device="cuda")
+    copy = median_ms(lambda: big.clone())
+    print(f"device copy of 1 GiB: {copy:.3f} ms = {2 * big.nbytes / copy / 1e9:.2f} TB/s counting read+write")
+    del big
+    if sweep:
+        sweep_tiles(ops, floors)
+    print(f"{'variant':28s} {'runs':>4s} {'stor':>4s} {'us':>9s} {'x floor':>8s}")
+    for runs in (1, 6):
+        Xp = torch.randn(runs, D * (D + 1) // 2, generator=g, dtype=torch.float64).cuda() * 1e-3
+        y = torch.randn(M, generator=g, dtype=torch.float64).cuda()
+        for k, op in ops.items():
+            for name, fn in variants.items():
+                if k == "f32" and name == "torch (cuBLAS)":
+                    continue
+                try:
+                    t = median_ms(lambda: fn(op, Xp, y))
+                    print(f"{name:28s} {runs:4d} {k:>4s} {t * 1e3:9.1f} {t / floors[k]:8.2f}", flush=True)
+                except Exception as err:  # a config that does not compile is a finding, not a crash
+                    print(f"{name:28s} {runs:4d} {k:>4s} failed: {str(err).splitlines()[0][:80]}")
+
+
+def time_pieces():
+    section("singular values per step: eigvalsh of (n, 100, 100) Grams, median us")
+    g = torch.Generator().manual_seed(0)
+    U = torch.randn(150, 100, 100, generator=g, dtype=torch.float64)
+    grams = U.mT @ U
+    for library in ("cusolver", "magma"):
+        try:
+            torch.backends.cuda.preferred_linalg_library(library)
+            for n in (1, 6, 150):
+                batch = grams[:n].cuda()
+                print(f"cuda {library:9s} n={n:4d} {median_ms(lambda: torch.linalg.eigvalsh(batch)) * 1e3:10.1f}",
+                      flush=True)
+        except Exception as err:
+            print(f"cuda {library} failed: {str(err).splitlines()[0][:80]}")
+    torch.backends.cuda.preferred_linalg_library("default")
+
+    def wall(fn, repeats=5):
+        fn()
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        return statistics.median(times) * 1e6
+
+    before = torch.get_num_threads()
+    for threads in (1, before):
+        torch.set_num_threads(threads)
+        print(f"cpu torch {threads:2d} threads n=150 {wall(lambda: torch.linalg.eigvalsh(grams)):10.1f}", flush=True)
+    torch.set_num_threads(before)
+
+
+def time_steps():
+    section("whole GD steps on CUDA: wall per step over 30 steps (median of 5 calls)")
+    problem = make_sensing_problem(D, R, M, seed=0, device="cuda")
+    U0 = 1e-3 * torch.randn(D, D, generator=torch.Generator().manual_seed(1), dtype=torch.float64).cuda()
+    floor = median_ms(lambda: problem.operator.packed.sum()) * 1e-3
+
+    def per_step(fn):
+        fn()
+        torch.cuda.synchronize()
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            fn()
+            torch.cuda.synchronize()
+            times.append((time.perf_counter() - start) / 31)
+        return statistics.median(times)
+
+    import os
+    for backend in ("triton", "torch"):
+        k1 = per_step(lambda: gradient_descent(problem, U0, 30, backend=backend))
+        os.environ["SENSING_BACKEND"] = backend
+        k2 = per_step(lambda: alpha_sweep(problem, PAPER_ALPHAS, 30))
+        del os.environ["SENSING_BACKEND"]
+        print(f"{backend:7s} K1 {k1 * 1e6:8.1f} us ({k1 / floor:5.2f}x floor)   K2 {k2 * 1e6:8.1f} us "
+              f"({k2 / floor:5.2f}x floor)   floor {floor * 1e6:.1f} us", flush=True)
+    from torch.profiler import ProfilerActivity, profile
+    alpha_sweep(problem, PAPER_ALPHAS, 10)
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        alpha_sweep(problem, PAPER_ALPHAS, 10)
+        torch.cuda.synchronize()
+    events = prof.key_averages()
+    for key in ("self_device_time_total", "self_cuda_time_total"):
+        try:
+            print(events.table(sort_by=key, row_limit=25, max_name_column_width=50))
+            break
+        except Exception:
+            continue
+
+
+def profile_overhead():
+    section("host overhead of a GD step on CUDA: cProfile of 300 steps (one run), top 30 by own time")
+    import cProfile
+    import pstats
+    problem = make_sensing_problem(D, R, M, seed=0, device="cuda")
+    U0 = 1e-3 * torch.randn(D, D, generator=torch.Generator().manual_seed(1), dtype=torch.float64).cuda()
+    gradient_descent(problem, U0, 30)
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    gradient_descent(problem, U0, 0)
+    torch.cuda.synchronize()
+    print(f"setup and one pass (0 steps): {(time.perf_counter() - start) * 1e3:.1f} ms")
+    profiler = cProfile.Profile()
+    start = time.perf_counter()
+    profiler.enable()
+    gradient_descent(problem, U0, 300)
+    torch.cuda.synchronize()
+    profiler.disable()
+    print(f"300 steps under cProfile: {(time.perf_counter() - start) * 1e3:.1f} ms")
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+
+
+if __name__ == "__main__":
+    if not torch.cuda.is_available():
+        sys.exit("no CUDA device")
+    props = torch.cuda.get_device_properties(0)
+    print(f"torch {torch.__version__}, triton {triton.__version__}, {props.name}, {props.multi_processor_count} SMs")
+    variants = {"fused (shipped tiles)": lambda op, Xp, y: kernel.fused_residual_adjoint(*args(op, Xp, y)),
+                "torch (cuBLAS)": lambda op, Xp, y: op.residual_and_adjoint(Xp, y, backend="torch")}
+    steps = {"correctness": lambda: check_correctness({k: v for k, v in variants.items() if "torch" not in k}),
+             "passes": lambda: time_variants(variants),
+             "tiles": lambda: time_variants(variants, sweep=True), "eigvalsh": time_pieces, "steps": time_steps,
+             "overhead": profile_overhead}
+    for name in sys.argv[1:] or steps:
+        try:
+            steps[name]()
+        except Exception:
+            traceback.print_exc()
