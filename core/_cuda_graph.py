@@ -1,4 +1,4 @@
-"""A GD step of a CUDA run captured once as a CUDA graph and replayed: the GPU's work without Python's."""
+"""GD steps of a CUDA run captured once as a CUDA graph and replayed: the GPU's work without Python's."""
 
 from __future__ import annotations
 
@@ -6,20 +6,19 @@ import warnings
 
 import torch
 
-#: Runs shorter than this step eagerly: capturing costs about two steps (a warm-up and the capture).
-MIN_STEPS_FOR_GRAPH = 10
 
-
-class CapturedStep:
-    """`step(U) -> (*outputs, U_next)` captured on a static iterate; each replay advances it by one step.
+class CapturedSteps:
+    """`count` consecutive calls of `step(U) -> (distance, gram, loss, U_next)`, captured on a static iterate.
 
     An eager step on an H100 spent ~0.7 ms launching some 25 kernels for ~0.25 ms of GPU work (README,
-    Benchmarks); a replay launches them all at once. The outputs are the graph's own buffers, overwritten
-    by the next replay, so the caller copies them out first (ordered on the same stream).
+    Benchmarks); one replay launches a whole chunk of steps. Each replay advances self.U by `count` steps,
+    writes step j's Gram to grams_out[j], and leaves the distances and losses in self.distance and
+    self.loss, (runs, count), until the next replay.
     """
 
-    def __init__(self, step, U: torch.Tensor):
+    def __init__(self, step, U: torch.Tensor, count: int, grams_out: torch.Tensor):
         self.U = U.clone()
+        self.distance, self.loss = U.new_empty(2, U.shape[0], count)
         # Warm-up on a side stream, as torch asks before a capture: lazy initialization must not be captured.
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
@@ -28,21 +27,22 @@ class CapturedStep:
         torch.cuda.current_stream().wait_stream(side)
         self.graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(self.graph):
-            *self.outputs, U_next = step(self.U)
-            self.U.copy_(U_next)
+            for j in range(count):
+                self.distance[:, j], gram, self.loss[:, j], U_next = step(self.U)
+                grams_out[j].copy_(gram)
+                self.U.copy_(U_next)
 
     @classmethod
-    def try_capture(cls, step, U: torch.Tensor) -> CapturedStep | None:
-        """The captured step, or None (with a warning) where this torch or driver cannot capture it."""
+    def try_capture(cls, step, U: torch.Tensor, count: int, grams_out: torch.Tensor) -> CapturedSteps | None:
+        """The captured steps, or None (with a warning) where this torch or driver cannot capture them."""
         try:
-            return cls(step, U)
+            return cls(step, U, count, grams_out)
         except RuntimeError as err:
             reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
-            warnings.warn(f"CUDA graph capture of the GD step failed ({reason}); the steps run eagerly, "
-                          "with the same results and more launch overhead", RuntimeWarning, stacklevel=3)
+            warnings.warn(f"CUDA graph capture of the GD steps failed ({reason}); they run eagerly, with the "
+                          "same results and more launch overhead", RuntimeWarning, stacklevel=3)
             return None
 
-    def replay(self) -> tuple[torch.Tensor, ...]:
-        """Advance self.U by one step; the step's outputs, valid until the next replay."""
+    def replay(self) -> None:
+        """Advance self.U by `count` steps."""
         self.graph.replay()
-        return tuple(self.outputs)

@@ -56,6 +56,11 @@ class SingularValuesOnHost:
         self._pool = ThreadPoolExecutor(workers or host_workers(), thread_name_prefix="singular-values")
         self._pending = []
 
+    @property
+    def chunk_buffer(self) -> torch.Tensor:
+        """The device buffer of the current chunk's Grams, (chunk, runs, R, R): slot j holds step first + j."""
+        return self._grams
+
     def record(self, t: int, gram: torch.Tensor) -> None:
         """Keep the Gram U^T U of iterate t (on the device, no sync)."""
         self._grams[t - self._first].copy_(gram)

@@ -12,7 +12,7 @@ from typing import Sequence
 import torch
 
 from . import _kernels
-from ._cuda_graph import MIN_STEPS_FOR_GRAPH, CapturedStep
+from ._cuda_graph import CapturedSteps
 from ._diagnostics import SingularValuesOnHost, top_singular_values
 from ._seeds import seeded_generator
 
@@ -366,7 +366,6 @@ def gradient_descent(problem: SensingProblem, U0: torch.Tensor, steps: int, lr=N
     singular_values = U.new_zeros(runs, steps + 1, top_k)
     kept = min(top_k, width)
     update_scale = (4.0 / problem.m) * lr_per_run.view(runs, 1, 1)
-    checked_until = 0
     # The fused CPU pass brings its own threads. Torch's share of a step is d x d products and one batched
     # eigvalsh, faster on one thread even when idle; on a loaded machine their two-thread barriers waited on
     # descheduled threads (eigvalsh: median 10 ms, worst 1.4 s, against 1.8 ms on one thread). A device run
@@ -381,21 +380,26 @@ def gradient_descent(problem: SensingProblem, U0: torch.Tensor, steps: int, lr=N
         return (torch.linalg.matrix_norm(X - x_star), U.mT @ U, residual.square().mean(dim=1),
                 U - update_scale * (adjoint @ U))
 
+    def finish(t):
+        # After iterate t is recorded: the divergence check (and, for a device run, the hand-off of the
+        # chunk's Grams) every check_every iterates, then progress.
+        nonlocal limit, checked_until
+        if t == 0:
+            limit = divergence_factor * torch.clamp(loss[:, 0], min=y.square().mean())
+        if t + 1 - checked_until >= check_every or t == steps:
+            if host is not None:
+                host.flush(t + 1)
+            _raise_if_diverged(loss[:, checked_until:t + 1], checked_until, limit, labels)
+            checked_until = t + 1
+        if progress is not None:
+            progress(t, steps)
+
+    limit, captured, checked_until = None, None, 0
     with torch.no_grad(), _torch_threads(1 if backend == "numba" or on_host else None) as threads, \
             (SingularValuesOnHost(U, steps, top_k, check_every) if on_host else contextlib.nullcontext()) as host:
-        captured = None
-        for t in range(steps + 1):
-            if host is not None:
-                if captured is None and t == 1 and steps >= MIN_STEPS_FOR_GRAPH and U.is_cuda:
-                    captured = CapturedStep.try_capture(device_step, U)
-                if captured is not None and t < steps:
-                    distance[:, t], gram, loss[:, t] = captured.replay()
-                    U = captured.U
-                else:
-                    distance[:, t], gram, loss[:, t], U_next = device_step(U)
-                    U = U_next if t < steps else U
-                host.record(t, gram)
-            else:
+        t = 0
+        while t <= steps:
+            if host is None:
                 X = U @ U.mT
                 Xp = operator.pack(X)
 
@@ -410,18 +414,30 @@ def gradient_descent(problem: SensingProblem, U0: torch.Tensor, steps: int, lr=N
                 if t < steps:
                     # grad f(U) = (4/m) A*(A(U U^T) - y) U
                     U = U - update_scale * (adjoint @ U)
-            if t == 0:
-                limit = divergence_factor * torch.clamp(loss[:, 0], min=y.square().mean())
-            if t + 1 - checked_until >= check_every or t == steps:
-                if host is not None:
-                    host.flush(t + 1)
-                _raise_if_diverged(loss[:, checked_until:t + 1], checked_until, limit, labels)
-                checked_until = t + 1
-            if progress is not None:
-                progress(t, steps)
+                finish(t)
+                t += 1
+                continue
+            # A device run replays whole chunks of update steps, aligned with the checks, as one CUDA graph
+            # (captured at the first such chunk); the first chunk and the last iterate run eagerly.
+            if U.is_cuda and t > 0 and t % check_every == 0 and t + check_every <= steps and captured is not False:
+                captured = captured or CapturedSteps.try_capture(device_step, U, check_every, host.chunk_buffer)
+                captured = captured or False
+            if captured and t % check_every == 0 and t + check_every <= steps:
+                captured.U.copy_(U)
+                captured.replay()
+                distance[:, t:t + check_every], loss[:, t:t + check_every] = captured.distance, captured.loss
+                U = captured.U.clone()
+                for done in range(t, t + check_every):
+                    finish(done)
+                t += check_every
+                continue
+            distance[:, t], gram, loss[:, t], U_next = device_step(U)
+            host.record(t, gram)
+            U = U_next if t < steps else U
+            finish(t)
+            t += 1
         if host is not None:
             singular_values = host.result(U.device)
-        U = U.clone() if captured is not None else U  # not the graph's static iterate
 
     trace = SensingTrace(distance, distance / torch.linalg.matrix_norm(x_star), loss, singular_values,
                          lr_per_run, U)

@@ -149,6 +149,10 @@ def test_gradient_descent_on_cuda_follows_the_cpu_trajectory():
     for name in ("distance", "loss", "singular_values", "final_u"):
         torch.testing.assert_close(getattr(on_gpu, name).cpu(), getattr(on_cpu, name), rtol=1e-9, atol=1e-12,
                                    msg=lambda text, name=name: f"{name}: {text}")
+    # check_every=7 replays chunks of 7 steps as CUDA graphs; with one chunk of 200 every step runs eagerly.
+    eager = gradient_descent(cuda, U0.cuda(), steps=200, check_every=200)
+    for name in ("distance", "loss", "singular_values", "final_u"):
+        assert torch.equal(getattr(on_gpu, name), getattr(eager, name)), name
 
 
 @needs_numba
