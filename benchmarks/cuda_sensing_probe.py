@@ -18,7 +18,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import triton  # noqa: E402
-import triton.language as tl  # noqa: E402
 from triton.testing import do_bench  # noqa: E402
 
 from core import PAPER_ALPHAS, alpha_sweep, gradient_descent, make_sensing_problem  # noqa: E402
@@ -148,7 +147,7 @@ def time_variants(variants, sweep=False):
     for k, f in floors.items():
         print(f"read floor {k}: {f * 1e3:.1f} us = {ops[k].packed.nbytes / f / 1e9:.2f} TB/s")
     big = torch.empty(2 ** 28, dtype=torch.float32, device="cuda")
-    copy = median_ms(lambda: big.clone())
+    copy = median_ms(big.clone)
     print(f"device copy of 1 GiB: {copy:.3f} ms = {2 * big.nbytes / copy / 1e9:.2f} TB/s counting read+write")
     del big
     if sweep:

@@ -419,10 +419,10 @@ def gradient_descent(problem: SensingProblem, U0: torch.Tensor, steps: int, lr=N
                 continue
             # A device run replays whole chunks of update steps, aligned with the checks, as one CUDA graph
             # (captured at the first such chunk); the first chunk and the last iterate run eagerly.
-            if U.is_cuda and t > 0 and t % check_every == 0 and t + check_every <= steps and captured is not False:
-                captured = captured or CapturedSteps.try_capture(device_step, U, check_every, host.chunk_buffer)
-                captured = captured or False
-            if captured and t % check_every == 0 and t + check_every <= steps:
+            whole_chunk = U.is_cuda and t > 0 and t % check_every == 0 and t + check_every <= steps
+            if whole_chunk and captured is None:
+                captured = CapturedSteps.try_capture(device_step, U, check_every, host.chunk_buffer) or False
+            if whole_chunk and captured:
                 captured.U.copy_(U)
                 captured.replay()
                 distance[:, t:t + check_every], loss[:, t:t + check_every] = captured.distance, captured.loss
