@@ -20,7 +20,8 @@ def reference(packed: np.ndarray, Xp: np.ndarray, y: np.ndarray, d: int):
 
 
 def case(m: int, d: int, runs: int, storage: torch.dtype, seed: int, device: str = "cpu") -> dict:
-    """Max abs errors of the kernel and of plain torch in the storage dtype; `repeatable`: a second call is bitwise equal."""
+    """Max abs errors of the kernel and of plain torch in the storage dtype, and whether a second call is
+    bitwise equal (`repeatable`)."""
     from core import _triton_sensing  # imported here: the interpreter's switch must be set before
 
     generator = torch.Generator().manual_seed(seed)
