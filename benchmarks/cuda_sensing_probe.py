@@ -23,6 +23,7 @@ from triton.testing import do_bench  # noqa: E402
 from core import PAPER_ALPHAS, alpha_sweep, gradient_descent, make_sensing_problem  # noqa: E402
 from core._sensing import PackedSensingOperator  # noqa: E402
 from core import _triton_sensing as kernel  # noqa: E402
+from tests._triton_cases import case  # noqa: E402
 
 D, R, M = 100, 5, 5000
 
@@ -99,42 +100,20 @@ def args(op, Xp, y):
     return op.packed, Xp, y, op._rows, op._cols, op.d
 
 
-def reference(packed, Xp, y, d):
-    A, X, t = (v.detach().cpu().double().numpy().astype(np.longdouble) for v in (packed, Xp, y))
-    residual = X @ A.T - t
-    sums = residual @ A
-    rows, cols = np.triu_indices(d)
-    adjoint = np.zeros((X.shape[0], d, d), dtype=np.longdouble)
-    weighted = np.where(rows == cols, 1.0, 0.5) * sums
-    adjoint[:, rows, cols] = weighted
-    adjoint[:, cols, rows] = weighted
-    return residual, adjoint
-
-
-def check_correctness(variants):
+def check_correctness():
     section("correctness, compiled: max abs error against a long-double reference (kernel <= 2x plain torch)")
-    print(f"{'variant':28s} {'m':>5s} {'d':>4s} {'runs':>4s} {'storage':>8s} {'res err':>9s} {'plain':>9s} "
-          f"{'adj err':>9s} {'plain':>9s} {'ok':>3s} {'det':>3s}")
-    cases = [(777, 13, 1, torch.float64), (1001, 17, 6, torch.float64), (333, 9, 7, torch.float32),
-             (5000, 100, 6, torch.float64), (2049, 30, 3, torch.float32)]
+    print(f"{'m':>5s} {'d':>4s} {'runs':>4s} {'storage':>8s} {'res err':>9s} {'plain':>9s} {'adj err':>9s} "
+          f"{'plain':>9s} {'ok':>3s} {'det':>3s}")
     all_ok = True
-    for seed, (m, d, runs, storage) in enumerate(cases):
-        g = torch.Generator().manual_seed(seed)
-        P = d * (d + 1) // 2
-        op = PackedSensingOperator(torch.randn(m, P, generator=g, dtype=torch.float64).to(storage).cuda(), d)
-        Xp = torch.randn(runs, P, generator=g, dtype=torch.float64).cuda()
-        y = torch.randn(m, generator=g, dtype=torch.float64).cuda()
-        ref = reference(op.packed, Xp, y, d)
-        plain = op.residual_and_adjoint(Xp.to(storage), y.to(storage), backend="torch")
-        plain_err = [float(np.max(np.abs(plain[i].double().cpu().numpy() - ref[i]))) for i in (0, 1)]
-        for name, fn in variants.items():
-            first, again = fn(op, Xp, y), fn(op, Xp, y)
-            err = [float(np.max(np.abs(first[i].double().cpu().numpy() - ref[i]))) for i in (0, 1)]
-            ok = all(e <= 2 * p + 1e-300 for e, p in zip(err, plain_err)) and all(np.isfinite(err))
-            det = all(torch.equal(a, b) for a, b in zip(first, again))
-            all_ok &= ok and det
-            print(f"{name:28s} {m:5d} {d:4d} {runs:4d} {str(storage)[6:]:>8s} {err[0]:9.2e} {plain_err[0]:9.2e} "
-                  f"{err[1]:9.2e} {plain_err[1]:9.2e} {'yes' if ok else 'NO':>3s} {'yes' if det else 'NO':>3s}")
+    for m, d, runs, storage in [(777, 13, 1, torch.float64), (1001, 17, 6, torch.float64),
+                                (333, 9, 7, torch.float32), (5000, 100, 6, torch.float64),
+                                (2049, 30, 3, torch.float32)]:
+        result = case(m, d, runs, storage, seed=m, device="cuda")
+        err, plain = result["kernel"], result["plain"]
+        ok = all(e <= 2 * p + 1e-300 for e, p in zip(err, plain)) and all(np.isfinite(err))
+        all_ok &= ok and result["repeatable"]
+        print(f"{m:5d} {d:4d} {runs:4d} {str(storage)[6:]:>8s} {err[0]:9.2e} {plain[0]:9.2e} {err[1]:9.2e} "
+              f"{plain[1]:9.2e} {'yes' if ok else 'NO':>3s} {'yes' if result['repeatable'] else 'NO':>3s}")
     print("all correct and deterministic:", all_ok)
 
 
@@ -268,7 +247,7 @@ if __name__ == "__main__":
     print(f"torch {torch.__version__}, triton {triton.__version__}, {props.name}, {props.multi_processor_count} SMs")
     variants = {"fused (shipped tiles)": lambda op, Xp, y: kernel.fused_residual_adjoint(*args(op, Xp, y)),
                 "torch (cuBLAS)": lambda op, Xp, y: op.residual_and_adjoint(Xp, y, backend="torch")}
-    steps = {"correctness": lambda: check_correctness({k: v for k, v in variants.items() if "torch" not in k}),
+    steps = {"correctness": check_correctness,
              "passes": lambda: time_variants(variants),
              "tiles": lambda: time_variants(variants, sweep=True), "eigvalsh": time_pieces, "steps": time_steps,
              "overhead": profile_overhead}
