@@ -42,20 +42,22 @@ from ._mnist import (
 from ._progress import progress_bar
 from ._predictions import initial_growth_spectrum, local_contraction_rate, local_hessian_eigenvalues
 from ._seeds import seeded_generator
-from ._sensing import (
-    BACKEND_ENV,
+from ._descent import (
     AlphaSweepResult,
-    PackedSensingOperator,
     SensingDivergenceError,
-    SensingProblem,
     SensingTrace,
     alpha_sweep,
     escape_step,
     gradient_descent,
+    step_size,
+)
+from ._sensing import (
+    BACKEND_ENV,
+    PackedSensingOperator,
+    SensingProblem,
     make_sensing_problem,
     resolve_backend,
     sensing_problem_from_tensors,
-    step_size,
 )
 
 __all__ = [

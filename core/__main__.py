@@ -262,7 +262,7 @@ def _main(argv) -> int:
         parser.error(str(err))  # exits with status 2
     from ._mlp import MLPDivergenceError
     from ._mnist import MNISTUnavailable
-    from ._sensing import SensingDivergenceError
+    from ._descent import SensingDivergenceError
 
     try:
         written = (_run if args.command == "run" else _figures)(args, out, device)

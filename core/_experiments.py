@@ -17,7 +17,8 @@ from ._convex import NuclearNormSolution, min_nuclear_norm_interpolant
 from ._mlp import INITS, MLPConfig, build_mlp, initial_gradient_norms, train_mlp
 from ._mnist import MNIST, load_mnist
 from ._predictions import initial_growth_spectrum, local_contraction_rate
-from ._sensing import AlphaSweepResult, alpha_sweep, make_sensing_problem
+from ._descent import AlphaSweepResult, alpha_sweep
+from ._sensing import make_sensing_problem
 
 #: the handout's initialization scales for the over-parameterized runs
 PAPER_ALPHAS = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1)

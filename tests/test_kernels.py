@@ -11,7 +11,8 @@ import torch
 
 from core import _kernels
 from core import _diagnostics, _sensing
-from core._sensing import PackedSensingOperator, gradient_descent, make_sensing_problem
+from core._descent import gradient_descent
+from core._sensing import PackedSensingOperator, make_sensing_problem
 
 ROOT = Path(__file__).resolve().parents[1]
 needs_numba = pytest.mark.skipif(not _kernels.AVAILABLE, reason="numba is not installed")

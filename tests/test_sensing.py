@@ -4,16 +4,8 @@ import pytest
 import torch
 
 from core._convex import min_nuclear_norm_interpolant
-from core._sensing import (
-    PackedSensingOperator,
-    SensingDivergenceError,
-    alpha_sweep,
-    escape_step,
-    gradient_descent,
-    make_sensing_problem,
-    sensing_problem_from_tensors,
-    step_size,
-)
+from core._descent import SensingDivergenceError, alpha_sweep, escape_step, gradient_descent, step_size
+from core._sensing import PackedSensingOperator, make_sensing_problem, sensing_problem_from_tensors
 
 ALPHAS = (1e-4, 1e-2, 1e-1)
 
