@@ -41,10 +41,11 @@ class SingularValuesOnHost:
     """Singular values of a device run's iterates, computed by CPU threads while the device steps on.
 
     On a GPU the eigensolver of a 100 x 100 Gram is latency-bound: cusolver took 0.62 ms per matrix (3.7 ms
-    for the sweep's six, with host syncs), 15x the fused pass (H100, README). The step's Grams are kept on
+    for the sweep's six, with host syncs), 17x the fused pass (H100, README). The step's Grams are kept on
     the device, copied to the host once per chunk (where the loop already syncs for its divergence check)
-    and split among CPU threads running LAPACK on one thread each. Each matrix is solved alone, so the
-    values do not depend on the split. Use as a context manager: leaving it waits for every thread.
+    and split among CPU threads. The caller sets torch to one thread (gradient_descent does), so each
+    thread's LAPACK call runs on one core. Each matrix is solved alone, so the values do not depend on
+    the split. Use as a context manager: leaving it waits for every thread.
     """
 
     def __init__(self, U: torch.Tensor, steps: int, top_k: int, chunk: int, workers: int | None = None):
@@ -53,7 +54,8 @@ class SingularValuesOnHost:
         self.values = torch.zeros(runs, steps + 1, top_k, dtype=U.dtype)
         self._grams = U.new_empty(chunk, runs, width, width)  # step-major, so each step's slot is contiguous
         self._first = 0  # step held in _grams[0]
-        self._pool = ThreadPoolExecutor(workers or host_workers(), thread_name_prefix="singular-values")
+        self._workers = workers or host_workers()
+        self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="singular-values")
         self._pending = []
 
     @property
@@ -76,8 +78,7 @@ class SingularValuesOnHost:
         first, self._first = self._first, stop
         runs = grams.shape[1]
         flat = grams.flatten(0, 1)
-        workers = self._pool._max_workers
-        bounds = [len(flat) * i // workers for i in range(workers + 1)]
+        bounds = [len(flat) * i // self._workers for i in range(self._workers + 1)]
 
         def solve(lo: int, hi: int) -> None:
             values = singular_values_of_grams(flat[lo:hi], self.kept).view(-1, self.kept)
