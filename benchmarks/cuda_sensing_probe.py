@@ -37,24 +37,13 @@ def median_ms(fn):
 
 
 def forward_only(op, Xp, y, bm, bp, warps, stages=None):
-    m, P = op.packed.shape
-    runs = Xp.shape[0]
-    residual = Xp.new_empty(runs, m)
     extra = {} if stages is None else {"num_stages": stages}
-    kernel._residual[(triton.cdiv(m, bm),)](op.packed, Xp, y, residual, m, P, runs,
-                                            RUNS=triton.next_power_of_2(runs), BLOCK_M=bm, BLOCK_P=bp,
-                                            num_warps=warps, **extra)
-    return residual
+    return kernel.residuals(op.packed, Xp, y, (bm, bp), num_warps=warps, **extra)
 
 
-def adjoint_only(op, residual, partial, bm, bp, warps, groups, stages=None):
-    m, P = op.packed.shape
-    runs = residual.shape[0]
-    per = triton.cdiv(triton.cdiv(m, groups), bm) * bm
+def adjoint_only(op, residual, bm, bp, warps, groups, stages=None):
     extra = {} if stages is None else {"num_stages": stages}
-    kernel._adjoint_partials[(triton.cdiv(P, bp), triton.cdiv(m, per))](
-        op.packed, residual, partial, m, P, runs, per, RUNS=triton.next_power_of_2(runs), BLOCK_M=bm, BLOCK_P=bp,
-        num_warps=warps, **extra)
+    return kernel.adjoint_partials(op.packed, residual, (bm, bp), groups, num_warps=warps, **extra)
 
 
 FORWARD = {1: [(16, 128, 4), (16, 256, 4), (32, 128, 4), (16, 512, 8), (32, 256, 8), (8, 256, 4), (64, 128, 8),
@@ -76,7 +65,6 @@ def sweep_tiles(ops, floors):
         Xp = torch.randn(runs, D * (D + 1) // 2, generator=g, dtype=torch.float64).cuda() * 1e-3
         y = torch.randn(M, generator=g, dtype=torch.float64).cuda()
         residual = torch.randn(runs, M, generator=g, dtype=torch.float64).cuda()
-        partial = torch.empty(64, runs, D * (D + 1) // 2, dtype=torch.float64, device="cuda")
         for k, op in ops.items():
             for config in FORWARD[triton.next_power_of_2(runs)]:
                 bm, bp, w, *st = config
@@ -89,15 +77,11 @@ def sweep_tiles(ops, floors):
             for config in ADJOINT[triton.next_power_of_2(runs)]:
                 bm, bp, w, groups, *st = config
                 try:
-                    t = median_ms(lambda: adjoint_only(op, residual, partial, bm, bp, w, groups, *st))
+                    t = median_ms(lambda: adjoint_only(op, residual, bm, bp, w, groups, *st))
                     print(f"{'adjoint':8s} {runs:4d} {k:>4s} {str(config):48s} {t * 1e3:8.1f} {t / floors[k]:8.2f}",
                           flush=True)
                 except Exception as err:
                     print(f"adjoint {runs} {k} {config} failed: {str(err).splitlines()[0][:80]}")
-
-
-def args(op, Xp, y):
-    return op.packed, Xp, y, op._rows, op._cols, op.d
 
 
 def check_correctness():
@@ -245,7 +229,8 @@ if __name__ == "__main__":
         sys.exit("no CUDA device")
     props = torch.cuda.get_device_properties(0)
     print(f"torch {torch.__version__}, triton {triton.__version__}, {props.name}, {props.multi_processor_count} SMs")
-    variants = {"fused (shipped tiles)": lambda op, Xp, y: kernel.fused_residual_adjoint(*args(op, Xp, y)),
+    variants = {"fused (shipped tiles)": lambda op, Xp, y: kernel.fused_residual_adjoint(
+                    op.packed, Xp, y, op._rows, op._cols, op.d),
                 "torch (cuBLAS)": lambda op, Xp, y: op.residual_and_adjoint(Xp, y, backend="torch")}
     steps = {"correctness": check_correctness,
              "passes": lambda: time_variants(variants),

@@ -88,23 +88,40 @@ def _reduce_unpack(partial, rows, cols, out, groups, P, d, BLOCK_P: tl.constexpr
     tl.store(out + run * d * d + k * d + j, s, mask=ok)
 
 
+def residuals(packed: torch.Tensor, Xp: torch.Tensor, y: torch.Tensor, tile: tuple[int, int],
+              **launch) -> torch.Tensor:
+    """Residual (B, m) with (rows, columns) tiles; `launch` passes num_warps or num_stages to Triton."""
+    m, P = packed.shape
+    runs = Xp.shape[0]
+    residual = Xp.new_empty(runs, m)
+    _residual[(triton.cdiv(m, tile[0]),)](packed, Xp, y, residual, m, P, runs, RUNS=triton.next_power_of_2(runs),
+                                          BLOCK_M=tile[0], BLOCK_P=tile[1], **{"num_warps": 4, **launch})
+    return residual
+
+
+def adjoint_partials(packed: torch.Tensor, residual: torch.Tensor, tile: tuple[int, int],
+                     row_groups: int = ROW_GROUPS, **launch) -> torch.Tensor:
+    """Partial adjoint sums (groups, B, P), one slice per group of rows, with (rows, columns) tiles."""
+    m, P = packed.shape
+    runs = residual.shape[0]
+    rows_per_group = triton.cdiv(triton.cdiv(m, row_groups), tile[0]) * tile[0]
+    groups = triton.cdiv(m, rows_per_group)
+    partial = residual.new_empty(groups, runs, P)
+    _adjoint_partials[(triton.cdiv(P, tile[1]), groups)](
+        packed, residual, partial, m, P, runs, rows_per_group, RUNS=triton.next_power_of_2(runs),
+        BLOCK_M=tile[0], BLOCK_P=tile[1], **{"num_warps": 4, **launch})
+    return partial
+
+
 def fused_residual_adjoint(packed: torch.Tensor, Xp: torch.Tensor, y: torch.Tensor, rows: torch.Tensor,
                            cols: torch.Tensor, d: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Residual (B, m) and symmetric adjoint (B, d, d) in fp64 for fp64 iterates; packed may be fp32 or fp64."""
-    m, P = packed.shape
+    P = packed.shape[1]
     runs = Xp.shape[0]
     packed, Xp, y = packed.contiguous(), Xp.contiguous(), y.contiguous().to(torch.float64)
-    RUNS = triton.next_power_of_2(runs)
-    (forward_rows, forward_cols), (adjoint_rows, adjoint_cols) = tiles(runs)
-    residual = Xp.new_empty(runs, m)
-    _residual[(triton.cdiv(m, forward_rows),)](packed, Xp, y, residual, m, P, runs, RUNS=RUNS,
-                                               BLOCK_M=forward_rows, BLOCK_P=forward_cols, num_warps=4)
-    rows_per_group = triton.cdiv(triton.cdiv(m, ROW_GROUPS), adjoint_rows) * adjoint_rows
-    groups = triton.cdiv(m, rows_per_group)
-    partial = Xp.new_empty(groups, runs, P)
-    _adjoint_partials[(triton.cdiv(P, adjoint_cols), groups)](
-        packed, residual, partial, m, P, runs, rows_per_group, RUNS=RUNS, BLOCK_M=adjoint_rows,
-        BLOCK_P=adjoint_cols, num_warps=4)
+    forward_tile, adjoint_tile = tiles(runs)
+    residual = residuals(packed, Xp, y, forward_tile)
+    partial = adjoint_partials(packed, residual, adjoint_tile)
     adjoint = Xp.new_empty(runs, d, d)
-    _reduce_unpack[(runs, triton.cdiv(P, 256))](partial, rows, cols, adjoint, groups, P, d, BLOCK_P=256)
+    _reduce_unpack[(runs, triton.cdiv(P, 256))](partial, rows, cols, adjoint, len(partial), P, d, BLOCK_P=256)
     return residual, adjoint
