@@ -153,7 +153,6 @@ def gradient_descent(problem: SensingProblem, U0: torch.Tensor, steps: int, lr=N
     operator, y, x_star = problem.operator, problem.y, problem.x_star
     backend = resolve_backend(U.device, U.dtype, backend)
     distance, loss = U.new_empty(2, runs, steps + 1)
-    singular_values = U.new_zeros(runs, steps + 1, top_k)
     kept = min(top_k, width)
     update_scale = (4.0 / problem.m) * lr_per_run.view(runs, 1, 1)
     # The fused CPU pass brings its own threads. Torch's share of a step is d x d products and one batched
@@ -161,6 +160,8 @@ def gradient_descent(problem: SensingProblem, U0: torch.Tensor, steps: int, lr=N
     # descheduled threads (eigvalsh: median 10 ms, worst 1.4 s, against 1.8 ms on one thread). A device run
     # hands its singular values to CPU threads, each running LAPACK on one thread.
     on_host = U.device.type != "cpu"
+    # A device run's values come back from SingularValuesOnHost.result instead.
+    singular_values = None if on_host else U.new_zeros(runs, steps + 1, top_k)
 
     def device_step(U):
         # One step of a device run: the iterate's diagnostics, the fused pass, the update. Eager and
