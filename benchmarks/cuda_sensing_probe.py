@@ -66,22 +66,17 @@ def sweep_tiles(ops, floors):
         y = torch.randn(M, generator=g, dtype=torch.float64).cuda()
         residual = torch.randn(runs, M, generator=g, dtype=torch.float64).cuda()
         for k, op in ops.items():
-            for config in FORWARD[triton.next_power_of_2(runs)]:
-                bm, bp, w, *st = config
+            timed = [("forward", config, lambda c=config: forward_only(op, Xp, y, *c))
+                     for config in FORWARD[triton.next_power_of_2(runs)]]
+            timed += [("adjoint", config, lambda c=config: adjoint_only(op, residual, *c))
+                      for config in ADJOINT[triton.next_power_of_2(runs)]]
+            for name, config, launch in timed:
                 try:
-                    t = median_ms(lambda: forward_only(op, Xp, y, bm, bp, w, *st))
-                    print(f"{'forward':8s} {runs:4d} {k:>4s} {str(config):48s} {t * 1e3:8.1f} {t / floors[k]:8.2f}",
+                    t = median_ms(launch)
+                    print(f"{name:8s} {runs:4d} {k:>4s} {str(config):48s} {t * 1e3:8.1f} {t / floors[k]:8.2f}",
                           flush=True)
-                except Exception as err:
-                    print(f"forward {runs} {k} {config} failed: {str(err).splitlines()[0][:80]}")
-            for config in ADJOINT[triton.next_power_of_2(runs)]:
-                bm, bp, w, groups, *st = config
-                try:
-                    t = median_ms(lambda: adjoint_only(op, residual, bm, bp, w, groups, *st))
-                    print(f"{'adjoint':8s} {runs:4d} {k:>4s} {str(config):48s} {t * 1e3:8.1f} {t / floors[k]:8.2f}",
-                          flush=True)
-                except Exception as err:
-                    print(f"adjoint {runs} {k} {config} failed: {str(err).splitlines()[0][:80]}")
+                except Exception as err:  # a shape that does not compile is a finding, not a crash
+                    print(f"{name} {runs} {k} {config} failed: {str(err).splitlines()[0][:80]}")
 
 
 def check_correctness():
