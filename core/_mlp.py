@@ -200,7 +200,7 @@ def initial_gradient_norms(model: nn.Module, data: MNIST, config: MLPConfig) -> 
     total = 0
     for idx in batches:
         model.zero_grad(set_to_none=True)
-        F.nll_loss(model(data.train_images[idx]), data.train_labels[idx]).backward()
+        F.nll_loss(model(data.train_images.index_select(0, idx)), data.train_labels.index_select(0, idx)).backward()
         total = total + layer_gradient_norms(model)
     model.zero_grad(set_to_none=True)
     return (total / len(batches)).double().cpu()
@@ -252,7 +252,9 @@ def train_mlp(config: MLPConfig, data: MNIST, device: str | torch.device = "cpu"
         record = torch.zeros(len(batches), 3 * layers + 1, device=device)
         checked = 0
         for b, idx in enumerate(batches):
-            loss = F.nll_loss(model(x[idx]), y[idx])
+            # index_select, not x[idx]: the same rows, gathered in half the time (advanced indexing took 0.1 ms
+            # a batch, a sixth of the bare loop's epoch).
+            loss = F.nll_loss(model(x.index_select(0, idx)), y.index_select(0, idx))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             with torch.no_grad():
