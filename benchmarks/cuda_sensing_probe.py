@@ -1,6 +1,7 @@
 """Profile the CUDA sensing step on a GPU machine: read floor, kernel correctness, kernel variants, step breakdown.
 
-Run on a machine with CUDA: `python benchmarks/cuda_sensing_probe.py [correctness passes tiles eigvalsh steps]`
+Run on a machine with CUDA:
+`python benchmarks/cuda_sensing_probe.py [correctness passes tiles oneread eigvalsh steps busy overhead]`
 (about 3 minutes for all). Prints one table per section; the benchmarks (benchmarks/test_sensing_step.py) carry
 the recorded ratios.
 """
@@ -79,12 +80,40 @@ def sweep_tiles(ops, floors):
                     print(f"{name} {runs} {k} {config} failed: {str(err).splitlines()[0][:80]}")
 
 
+ONE_READ = [(128, 16, 1), (256, 16, 1), (128, 8, 1), (128, 16, 2), (128, 8, 2), (256, 16, 2), (128, 32, 2),
+            (128, 16, 4)]
+
+
+def sweep_one_read():
+    section("one-read pass (one run) at d=100, m=5000: (programs, warps), median us and ratio to one read")
+    g = torch.Generator().manual_seed(4)
+    packed64 = torch.randn(M, D * (D + 1) // 2, generator=g, dtype=torch.float64).cuda()
+    Xp = 1e-3 * torch.randn(1, D * (D + 1) // 2, generator=g, dtype=torch.float64).cuda()
+    y = torch.randn(M, generator=g, dtype=torch.float64).cuda()
+    for name, packed in (("f64", packed64), ("f32", packed64.float())):
+        floor = median_ms(lambda p=packed: p.sum())
+        ref_residual, ref_partial = kernel.one_read_partials(packed, Xp, y)
+        torch.testing.assert_close(ref_partial.sum(dim=0)[0], ref_residual[0] @ packed.double())
+        print(f"{name}: one read {floor * 1e3:.1f} us; kernel alone (before the reduce-and-unpack):")
+        for programs, warps, rows in ONE_READ:
+            try:
+                residual, partial = kernel.one_read_partials(packed, Xp, y, programs, rows, num_warps=warps)
+                torch.testing.assert_close(partial.sum(dim=0), ref_partial.sum(dim=0), rtol=1e-12, atol=1e-12)
+                torch.testing.assert_close(residual, ref_residual, rtol=1e-12, atol=1e-12)
+                t = median_ms(lambda: kernel.one_read_partials(packed, Xp, y, programs, rows, num_warps=warps))
+                print(f"  programs {programs:4d} warps {warps:3d} rows {rows} {t * 1e3:8.1f} us {t / floor:6.2f}x",
+                      flush=True)
+            except Exception as err:  # a shape that does not compile is a finding, not a crash
+                print(f"  programs {programs} warps {warps} rows {rows} failed: {str(err).splitlines()[0][:80]}")
+
+
 def check_correctness():
     section("correctness, compiled: max abs error against a long-double reference (kernel <= 2x plain torch)")
     print(f"{'m':>5s} {'d':>4s} {'runs':>4s} {'storage':>8s} {'res err':>9s} {'plain':>9s} {'adj err':>9s} "
           f"{'plain':>9s} {'ok':>3s} {'det':>3s}")
     all_ok = True
-    for m, d, runs, storage in [(777, 13, 1, torch.float64), (1001, 17, 6, torch.float64),
+    for m, d, runs, storage in [(777, 13, 1, torch.float64), (5000, 100, 1, torch.float64),
+                                (2049, 30, 1, torch.float32), (1001, 17, 6, torch.float64),
                                 (333, 9, 7, torch.float32), (5000, 100, 6, torch.float64),
                                 (2049, 30, 3, torch.float32)]:
         result = case(m, d, runs, storage, seed=m, device="cuda")
@@ -197,6 +226,55 @@ def time_steps():
             continue
 
 
+def gpu_busy():
+    section("graph-replayed GD steps (300 a call): wall per step against the GPU's kernel time per step")
+    from torch.profiler import ProfilerActivity, profile
+    problem = make_sensing_problem(D, R, M, seed=0, device="cuda")
+    U0 = 1e-3 * torch.randn(D, D, generator=torch.Generator().manual_seed(1), dtype=torch.float64).cuda()
+    for name, call in (("K1", lambda: gradient_descent(problem, U0, 300)),
+                       ("K2", lambda: alpha_sweep(problem, PAPER_ALPHAS, 300))):
+        call()
+        torch.cuda.synchronize()
+        with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+            start = time.perf_counter()
+            call()
+            torch.cuda.synchronize()
+            wall = time.perf_counter() - start
+        kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
+        busy = sum(e.device_time for e in kernels) * 1e-6  # device_time is in us
+        print(f"{name}: wall {wall / 301 * 1e6:.1f} us a step, kernels {busy / 301 * 1e6:.1f} us a step "
+              f"({len(kernels) / 301:.1f} a step)")
+        table = {}
+        for e in kernels:
+            row = table.setdefault(e.name[:60], [0, 0.0])
+            row[0] += 1
+            row[1] += e.device_time
+        for kname, (count, total) in sorted(table.items(), key=lambda kv: -kv[1][1])[:12]:
+            print(f"   {total / 301:8.1f} us/step {count / 301:5.1f}x  {kname}")
+
+
+def chunk_sizes():
+    section("graph-replayed GD steps, 3000 a call: wall per step by check_every and by singular-value threads")
+    from core import _diagnostics
+    problem = make_sensing_problem(D, R, M, seed=0, device="cuda")
+    U0 = 1e-3 * torch.randn(D, D, generator=torch.Generator().manual_seed(1), dtype=torch.float64).cuda()
+    default_workers = _diagnostics.host_workers()
+    for workers in (default_workers, 4, 1):
+        _diagnostics.host_workers = lambda w=workers: w
+        for check_every in (25, 100, 500):
+            for name, call in (("K1", lambda: gradient_descent(problem, U0, 3000, check_every=check_every)),
+                               ("K2", lambda: alpha_sweep(problem, PAPER_ALPHAS, 3000))):
+                if name == "K2" and check_every != 25:
+                    continue  # alpha_sweep keeps the default check_every
+                call()
+                torch.cuda.synchronize()
+                start = time.perf_counter()
+                call()
+                torch.cuda.synchronize()
+                print(f"{name} workers {workers:2d} check_every {check_every:4d}: "
+                      f"{(time.perf_counter() - start) / 3001 * 1e6:7.1f} us a step", flush=True)
+
+
 def profile_overhead():
     section("host overhead of a GD step on CUDA: cProfile of 300 steps (one run), top 30 by own time")
     import cProfile
@@ -226,10 +304,14 @@ if __name__ == "__main__":
     print(f"torch {torch.__version__}, triton {triton.__version__}, {props.name}, {props.multi_processor_count} SMs")
     variants = {"fused (shipped tiles)": lambda op, Xp, y: kernel.fused_residual_adjoint(
                     op.packed, Xp, y, op._rows, op._cols, op.d),
+                "fused, two reads forced": lambda op, Xp, y: kernel.fused_residual_adjoint(
+                    op.packed, Xp, y, op._rows, op._cols, op.d, one_read=False),
                 "torch (cuBLAS)": lambda op, Xp, y: op.residual_and_adjoint(Xp, y, backend="torch")}
     steps = {"correctness": check_correctness,
              "passes": lambda: time_variants(variants),
-             "tiles": lambda: time_variants(variants, sweep=True), "eigvalsh": time_pieces, "steps": time_steps,
+             "tiles": lambda: time_variants(variants, sweep=True), "oneread": sweep_one_read,
+             "eigvalsh": time_pieces, "steps": time_steps, "busy": gpu_busy,
+             "chunks": chunk_sizes,
              "overhead": profile_overhead}
     for name in sys.argv[1:] or steps:
         try:

@@ -1,8 +1,9 @@
-"""CUDA sensing pass (Triton): residuals, then the adjoint as per-group partials reduced in a fixed order.
+"""CUDA sensing pass (Triton): residuals and the adjoint as per-program partial sums reduced in a fixed order.
 
-A GPU cannot keep a block of operator rows on chip between the residual and the adjoint (the adjoint's
-accumulators alone are runs x P doubles), so the pass reads the operator twice, each read streaming at
-full width: the floor is two reads, not one (README, Benchmarks).
+One run whose packed row fits in registers (P <= ONE_READ_COLUMNS) takes one read: each program holds the
+iterate and its adjoint partial sums for a whole row and walks its rows once. With more runs those sums
+(runs x P doubles a program) do not fit on chip, so the pass reads the operator twice, each read streaming at
+full width: the residuals, then the adjoint over fixed row groups (README, Benchmarks).
 """
 
 from __future__ import annotations
@@ -13,6 +14,12 @@ import triton.language as tl
 
 #: Row groups of the adjoint: its partial sums are (ROW_GROUPS, runs, P), reduced in group order.
 ROW_GROUPS = 16
+#: The one-read pass: programs (each a fixed, contiguous range of rows; fixed, not the SM count, so that the
+#: order of the sums does not depend on the GPU), the widest packed row it holds in registers (16 doubles a
+#: thread per vector on 16 warps: d <= 127), and its warps.
+ONE_READ_PROGRAMS = 128
+ONE_READ_COLUMNS = 8192
+ONE_READ_WARPS = 16
 
 
 def tiles(runs: int) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -73,13 +80,44 @@ def _adjoint_partials(A, residual, partial, m, P, runs, rows_per_group,
 
 
 @triton.jit
-def _reduce_unpack(partial, rows, cols, out, groups, P, d, BLOCK_P: tl.constexpr):
+def _one_read(A, Xp, y, residual, partial, m, P, rows_per_program, COLUMNS: tl.constexpr, ROWS: tl.constexpr):
+    # The program's whole packed row of iterate and of adjoint sums stays in registers, so each operator row
+    # is loaded once and serves both its residual and its share of the adjoint.
+    program = tl.program_id(0)
+    col = tl.arange(0, COLUMNS)
+    col_ok = col < P
+    lane = tl.arange(0, ROWS)
+    x = tl.load(Xp + col, mask=col_ok, other=0.0)
+    acc = tl.zeros((COLUMNS,), dtype=tl.float64)
+    first = program * rows_per_program
+    stop = tl.minimum(first + rows_per_program, m)
+    pointers = A + (first + lane).to(tl.int64)[:, None] * P + col[None, :]  # 64-bit: m P may pass 2^31
+    for start in range(first, stop, ROWS):
+        row = start + lane
+        row_ok = row < stop
+        a = tl.load(pointers, mask=row_ok[:, None] & col_ok[None, :], other=0.0).to(tl.float64)
+        err = tl.sum(a * x[None, :], axis=1) - tl.load(y + row, mask=row_ok, other=0.0)
+        tl.store(residual + row, err, mask=row_ok)
+        acc += tl.sum(err[:, None] * a, axis=0)  # rows past `stop` have err = 0
+        pointers += ROWS * P
+    tl.store(partial + program * P + col, acc, mask=col_ok)
+
+
+@triton.jit
+def _reduce_unpack(partial, rows, cols, out, groups, P, d, GROUPS: tl.constexpr, BLOCK_P: tl.constexpr):
     run = tl.program_id(0)
+    runs = tl.num_programs(0)
     col = tl.program_id(1) * BLOCK_P + tl.arange(0, BLOCK_P)
     ok = col < P
-    s = tl.zeros((BLOCK_P,), dtype=tl.float64)
-    for group in range(0, groups):  # fixed order: group 0 first
-        s += tl.load(partial + (group * tl.num_programs(0) + run) * P + col, mask=ok, other=0.0)
+    lane = tl.arange(0, GROUPS)
+    # GROUPS partial sums at a time, added elementwise in group order and summed once at the end: a fixed
+    # order, with GROUPS loads in flight instead of one (the one-read pass has 128 groups).
+    acc = tl.zeros((GROUPS, BLOCK_P), dtype=tl.float64)
+    for start in range(0, groups, GROUPS):
+        group = start + lane
+        acc += tl.load(partial + (group[:, None] * runs + run) * P + col[None, :],
+                       mask=(group < groups)[:, None] & ok[None, :], other=0.0)
+    s = tl.sum(acc, axis=0)
     j = tl.load(rows + col, mask=ok, other=0)
     k = tl.load(cols + col, mask=ok, other=0)
     # Off-diagonal rows carry 2 S_jk, hence the half.
@@ -113,15 +151,41 @@ def adjoint_partials(packed: torch.Tensor, residual: torch.Tensor, tile: tuple[i
     return partial
 
 
+def one_read_partials(packed: torch.Tensor, Xp: torch.Tensor, y: torch.Tensor, programs: int = ONE_READ_PROGRAMS,
+                      rows_at_once: int = 1, **launch) -> tuple[torch.Tensor, torch.Tensor]:
+    """Residual (1, m) and the adjoint's partial sums (programs, 1, P) of one run, from one read of the operator,
+    `rows_at_once` rows per iteration."""
+    m, P = packed.shape
+    if Xp.shape[0] != 1 or triton.next_power_of_2(P) > ONE_READ_COLUMNS:
+        raise ValueError(f"the one-read pass takes one run with P <= {ONE_READ_COLUMNS}, got {Xp.shape[0]} runs "
+                         f"and P = {P}")
+    residual = Xp.new_empty(1, m)
+    partial = Xp.new_empty(programs, 1, P)
+    _one_read[(programs,)](packed, Xp, y, residual, partial, m, P, triton.cdiv(m, programs),
+                           COLUMNS=triton.next_power_of_2(P), ROWS=rows_at_once, **{"num_warps": ONE_READ_WARPS, **launch})
+    return residual, partial
+
+
 def fused_residual_adjoint(packed: torch.Tensor, Xp: torch.Tensor, y: torch.Tensor, rows: torch.Tensor,
-                           cols: torch.Tensor, d: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Residual (B, m) and symmetric adjoint (B, d, d) in fp64 for fp64 iterates; packed may be fp32 or fp64."""
+                           cols: torch.Tensor, d: int,
+                           one_read: bool | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Residual (B, m) and symmetric adjoint (B, d, d) in fp64 for fp64 iterates; packed may be fp32 or fp64.
+
+    one_read: None takes the one-read pass wherever it applies (one run, P <= ONE_READ_COLUMNS); False forces
+    the two-read pass, for comparison.
+    """
     P = packed.shape[1]
     runs = Xp.shape[0]
     packed, Xp, y = packed.contiguous(), Xp.contiguous(), y.contiguous().to(torch.float64)
-    forward_tile, adjoint_tile = tiles(runs)
-    residual = residuals(packed, Xp, y, forward_tile)
-    partial = adjoint_partials(packed, residual, adjoint_tile)
+    if one_read is None:
+        one_read = runs == 1 and triton.next_power_of_2(P) <= ONE_READ_COLUMNS
+    if one_read:
+        residual, partial = one_read_partials(packed, Xp, y)
+    else:
+        forward_tile, adjoint_tile = tiles(runs)
+        residual = residuals(packed, Xp, y, forward_tile)
+        partial = adjoint_partials(packed, residual, adjoint_tile)
     adjoint = Xp.new_empty(runs, d, d)
-    _reduce_unpack[(runs, triton.cdiv(P, 256))](partial, rows, cols, adjoint, len(partial), P, d, BLOCK_P=256)
+    _reduce_unpack[(runs, triton.cdiv(P, 64))](partial, rows, cols, adjoint, len(partial), P, d, GROUPS=16,
+                                               BLOCK_P=64)
     return residual, adjoint
