@@ -38,6 +38,8 @@ def rows(data: dict) -> list[dict]:
             notes.append(f"per step {_seconds(info['per_step_s'])}")
         if info.get("pass_s") is not None:
             notes.append(f"pass alone {_seconds(info['pass_s'])} = {info['pass_ratio']:.2f}x one read")
+        if info.get("setup_s") is not None:
+            notes.append(f"a zero-step call {_seconds(info['setup_s'])}")
         if info.get("compute_anchor_ratio") is not None:
             notes.append(f"{info['compute_anchor_ratio']:.2f}x MKL's time for the same flops in cache "
                          f"({_seconds(info['compute_anchor_s'])} a pass)")

@@ -10,7 +10,7 @@ from typing import Sequence
 import torch
 
 from ._cuda_graph import CapturedSteps
-from ._diagnostics import SingularValuesOnHost, top_singular_values
+from ._diagnostics import HostCopy, SingularValuesOnHost, top_singular_values
 from ._seeds import seeded_generator
 from ._sensing import SensingProblem, _check_finite, _describe, resolve_backend
 
@@ -174,18 +174,26 @@ def gradient_descent(problem: SensingProblem, U0: torch.Tensor, steps: int, lr=N
     def finish(t):
         # After iterate t is recorded: the divergence check (and, for a device run, the hand-off of the
         # chunk's Grams) every check_every iterates, then progress.
-        nonlocal limit, checked_until
-        if t == 0:
-            limit = divergence_factor * torch.clamp(loss[:, 0], min=y.square().mean())
+        nonlocal limit, checked_until, unchecked
+        if t == 0:  # on the host: a device run's chunks are checked there
+            limit = (divergence_factor * torch.clamp(loss[:, 0], min=y.square().mean())).cpu()
         if t + 1 - checked_until >= check_every or t == steps:
-            if host is not None:
+            if host is None:
+                _raise_if_diverged(loss[:, checked_until:t + 1], checked_until, limit, labels)
+            else:
+                # A device run checks each chunk's losses once the next chunk is queued: the GPU works on
+                # while the host waits for them, and a divergence is reported one chunk later at most,
+                # naming the same step.
                 host.flush(t + 1)
-            _raise_if_diverged(loss[:, checked_until:t + 1], checked_until, limit, labels)
+                queued = (HostCopy(loss[:, checked_until:t + 1]), checked_until)
+                for losses, first in ([unchecked] if unchecked else []) + ([queued] if t == steps else []):
+                    _raise_if_diverged(losses.wait(), first, limit, labels)
+                unchecked = queued
             checked_until = t + 1
         if progress is not None:
             progress(t, steps)
 
-    limit, captured, checked_until = None, None, 0
+    limit, captured, checked_until, unchecked = None, None, 0, None
     with torch.no_grad(), _torch_threads(1 if backend == "numba" or on_host else None) as threads, \
             (SingularValuesOnHost(U, steps, top_k, check_every) if on_host else contextlib.nullcontext()) as host:
         t = 0

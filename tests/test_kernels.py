@@ -11,7 +11,7 @@ import torch
 
 from core import _kernels
 from core import _diagnostics, _sensing
-from core._descent import gradient_descent
+from core._descent import SensingDivergenceError, gradient_descent
 from core._sensing import PackedSensingOperator, make_sensing_problem
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,7 +109,9 @@ def test_singular_values_keep_relative_accuracy_down_to_1e_minus_6():
 def test_triton_kernel_under_the_interpreter_is_within_flashattention_tolerance():
     pytest.importorskip("triton")
     # Awkward sizes: m not a multiple of BLOCK_M, P = d(d+1)/2 not a multiple of BLOCK_P, odd run counts.
-    cases = [(37, 7, 3, "float64"), (70, 9, 1, "float32"), (33, 10, 6, "float64"), (65, 5, 5, "float32")]
+    # Runs = 1 takes the one-read pass, the others the two-read one.
+    cases = [(37, 7, 3, "float64"), (70, 9, 1, "float32"), (33, 10, 6, "float64"), (65, 5, 5, "float32"),
+             (301, 12, 1, "float64")]
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     env = {**os.environ, "TRITON_INTERPRET": "1", "PYTHONPATH": path}
     done = subprocess.run([sys.executable, str(ROOT / "tests" / "_triton_interpreted.py"), json.dumps(cases)],
@@ -130,7 +132,8 @@ def _assert_flashattention_tolerance(result: dict) -> None:
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device: the compiled Triton kernel needs one")
-@pytest.mark.parametrize("m, d, runs, storage", [(777, 13, 1, "float64"), (1001, 17, 6, "float64"),
+@pytest.mark.parametrize("m, d, runs, storage", [(777, 13, 1, "float64"), (5000, 100, 1, "float64"),
+                                                 (2049, 30, 1, "float32"), (1001, 17, 6, "float64"),
                                                  (333, 9, 7, "float32"), (5000, 100, 6, "float64"),
                                                  (2049, 30, 3, "float32")])
 def test_compiled_triton_kernel_on_cuda_is_within_flashattention_tolerance(m, d, runs, storage):
@@ -158,6 +161,21 @@ def test_gradient_descent_on_cuda_follows_the_cpu_trajectory():
     eager = gradient_descent(cuda, U0.cuda(), steps=200, check_every=200)
     for name in ("distance", "loss", "singular_values", "final_u"):
         assert torch.equal(getattr(on_gpu, name), getattr(eager, name)), name
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device: the GPU step needs one")
+@pytest.mark.parametrize("check_every", [1, 7])  # 1: the diverged step is inside a replayed graph
+def test_divergence_on_cuda_names_the_same_run_and_step_as_on_the_cpu(check_every):
+    """A device run checks each chunk's losses behind the next chunk: later, but the same step and run."""
+    U0 = 0.1 * torch.randn(2, 10, 10, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    caught = []
+    for device in ("cpu", "cuda"):
+        problem = make_sensing_problem(d=10, r=2, m=150, seed=3, device=device)
+        with pytest.raises(SensingDivergenceError) as error:
+            gradient_descent(problem, U0.to(device), steps=300, lr=torch.tensor([0.01, 50.0]),
+                             run_labels=["ok", "big lr"], check_every=check_every)
+        caught.append((error.value.run, error.value.step))
+    assert caught[0] == caught[1] and caught[0][0] == "big lr"
 
 
 @needs_numba
@@ -188,7 +206,8 @@ def test_gradient_descent_restores_torch_threads():
 
 
 def test_singular_values_on_host_threads_equal_the_per_step_values():
-    # The path a GPU run takes, driven here with CPU tensors: chunks of 4 steps, 3 threads, 7 recorded steps.
+    # The path a GPU run takes, driven here with CPU tensors: chunks of 4 steps, 3 threads, 7 recorded steps
+    # (the first chunk's 12 Grams go to two threads, GRAMS_PER_JOB apiece; the last 9 to one).
     generator = torch.Generator().manual_seed(5)
     iterates = [torch.randn(3, 12, 12, generator=generator, dtype=torch.float64) for _ in range(7)]
     with _diagnostics.SingularValuesOnHost(iterates[0], steps=6, top_k=5, chunk=4, workers=3) as host:
