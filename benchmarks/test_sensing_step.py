@@ -80,8 +80,8 @@ def test_k1_one_run_step(benchmark, problems, device, storage, backend):
     fp64_floor = min(fp64_floor, read_floor_s(fp64_packed))
     median = benchmark.stats.stats.median
     alone = pass_seconds(problem, problem.operator.pack(U0 @ U0.T)[None], chosen, device)
-    # fp64_floor_ratio < 1 is the stretch goal: a step faster than one read of the float64 operator.
     setup = setup_seconds(lambda: gradient_descent(problem, U0, 0, backend=chosen), device)
+    # fp64_floor_ratio < 1 is the stretch goal: a step faster than one read of the float64 operator.
     record(benchmark, "K1", problem.operator.packed.nbytes, floor, per_call=steps + 1, backend=chosen,
            storage=storage, steps=steps, per_step_s=median / (steps + 1), has_target=backend == "fused",
            fp64_floor_ratio=median / ((steps + 1) * fp64_floor), pass_s=alone, pass_ratio=alone / floor,

@@ -162,7 +162,8 @@ def one_read_partials(packed: torch.Tensor, Xp: torch.Tensor, y: torch.Tensor, p
     residual = Xp.new_empty(1, m)
     partial = Xp.new_empty(programs, 1, P)
     _one_read[(programs,)](packed, Xp, y, residual, partial, m, P, triton.cdiv(m, programs),
-                           COLUMNS=triton.next_power_of_2(P), ROWS=rows_at_once, **{"num_warps": ONE_READ_WARPS, **launch})
+                           COLUMNS=triton.next_power_of_2(P), ROWS=rows_at_once,
+                           **{"num_warps": ONE_READ_WARPS, **launch})
     return residual, partial
 
 
