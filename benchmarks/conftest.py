@@ -63,17 +63,23 @@ def synchronize(device) -> None:
         torch.cuda.synchronize()
 
 
-def read_floor_s(tensor: torch.Tensor, repeats: int = 9) -> float:
-    """Median time of one reduction over `tensor`: what reading its bytes once costs on this machine, now."""
-    tensor.sum()
-    synchronize(tensor.device)
+def median_seconds(call, device, repeats: int, warmup: int = 0) -> float:
+    """Median wall time of `repeats` calls after `warmup` untimed ones, each waiting for the device's work."""
+    for _ in range(warmup):
+        call()
+        synchronize(device)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        tensor.sum()
-        synchronize(tensor.device)
+        call()
+        synchronize(device)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def read_floor_s(tensor: torch.Tensor, repeats: int = 9) -> float:
+    """Median time of one reduction over `tensor`: what reading its bytes once costs on this machine, now."""
+    return median_seconds(tensor.sum, tensor.device, repeats, warmup=1)
 
 
 def gemm_anchor_s(m: int, P: int, runs: int, threads: int, block_rows: int = 32, repeats: int = 200) -> float:

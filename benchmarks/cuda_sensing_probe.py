@@ -37,6 +37,22 @@ def median_ms(fn):
     return do_bench(fn, warmup=50, rep=300, return_mode="median")
 
 
+def handout_problem():
+    """The benchmarks' problem on CUDA (d=100, r=5, m=5000, seed 0) and K1's initial iterate 1e-3 W."""
+    problem = make_sensing_problem(D, R, M, seed=0, device="cuda")
+    U0 = 1e-3 * torch.randn(D, D, generator=torch.Generator().manual_seed(1), dtype=torch.float64).cuda()
+    return problem, U0
+
+
+def synced_seconds(fn) -> float:
+    """Wall time of one call of fn, the work it queued on the GPU included."""
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    fn()
+    torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
 def forward_only(op, Xp, y, bm, bp, warps, stages=None):
     extra = {} if stages is None else {"num_stages": stages}
     return kernel.residuals(op.packed, Xp, y, (bm, bp), num_warps=warps, **extra)
@@ -188,20 +204,12 @@ def time_pieces():
 
 def time_steps():
     section("whole GD steps on CUDA: wall per step over 30 steps (median of 5 calls)")
-    problem = make_sensing_problem(D, R, M, seed=0, device="cuda")
-    U0 = 1e-3 * torch.randn(D, D, generator=torch.Generator().manual_seed(1), dtype=torch.float64).cuda()
+    problem, U0 = handout_problem()
     floor = median_ms(lambda: problem.operator.packed.sum()) * 1e-3
 
     def per_step(fn):
         fn()
-        torch.cuda.synchronize()
-        times = []
-        for _ in range(5):
-            start = time.perf_counter()
-            fn()
-            torch.cuda.synchronize()
-            times.append((time.perf_counter() - start) / 31)
-        return statistics.median(times)
+        return statistics.median(synced_seconds(fn) for _ in range(5)) / 31
 
     import os
     for backend in ("triton", "torch"):
@@ -229,17 +237,12 @@ def time_steps():
 def gpu_busy():
     section("graph-replayed GD steps (300 a call): wall per step against the GPU's kernel time per step")
     from torch.profiler import ProfilerActivity, profile
-    problem = make_sensing_problem(D, R, M, seed=0, device="cuda")
-    U0 = 1e-3 * torch.randn(D, D, generator=torch.Generator().manual_seed(1), dtype=torch.float64).cuda()
+    problem, U0 = handout_problem()
     for name, call in (("K1", lambda: gradient_descent(problem, U0, 300)),
                        ("K2", lambda: alpha_sweep(problem, PAPER_ALPHAS, 300))):
-        call()
-        torch.cuda.synchronize()
+        synced_seconds(call)
         with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
-            start = time.perf_counter()
-            call()
-            torch.cuda.synchronize()
-            wall = time.perf_counter() - start
+            wall = synced_seconds(call)
         kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
         busy = sum(e.device_time for e in kernels) * 1e-6  # device_time is in us
         print(f"{name}: wall {wall / 301 * 1e6:.1f} us a step, kernels {busy / 301 * 1e6:.1f} us a step "
@@ -256,37 +259,33 @@ def gpu_busy():
 def chunk_sizes():
     section("graph-replayed GD steps, 3000 a call: wall per step by check_every and by singular-value threads")
     from core import _diagnostics
-    problem = make_sensing_problem(D, R, M, seed=0, device="cuda")
-    U0 = 1e-3 * torch.randn(D, D, generator=torch.Generator().manual_seed(1), dtype=torch.float64).cuda()
-    default_workers = _diagnostics.host_workers()
-    for workers in (default_workers, 4, 1):
-        _diagnostics.host_workers = lambda w=workers: w
-        for check_every in (25, 100, 500):
-            for name, call in (("K1", lambda: gradient_descent(problem, U0, 3000, check_every=check_every)),
-                               ("K2", lambda: alpha_sweep(problem, PAPER_ALPHAS, 3000))):
-                if name == "K2" and check_every != 25:
-                    continue  # alpha_sweep keeps the default check_every
-                call()
-                torch.cuda.synchronize()
-                start = time.perf_counter()
-                call()
-                torch.cuda.synchronize()
-                print(f"{name} workers {workers:2d} check_every {check_every:4d}: "
-                      f"{(time.perf_counter() - start) / 3001 * 1e6:7.1f} us a step", flush=True)
+    problem, U0 = handout_problem()
+    default_workers = _diagnostics.host_workers
+
+    def per_step(call):
+        call()
+        return synced_seconds(call) / 3001 * 1e6
+
+    try:
+        for workers in (default_workers(), 4, 1):
+            _diagnostics.host_workers = lambda w=workers: w
+            for check_every in (25, 100, 500):
+                us = per_step(lambda: gradient_descent(problem, U0, 3000, check_every=check_every))
+                print(f"K1 workers {workers:2d} check_every {check_every:4d}: {us:7.1f} us a step", flush=True)
+            us = per_step(lambda: alpha_sweep(problem, PAPER_ALPHAS, 3000))  # the default check_every, 25
+            print(f"K2 workers {workers:2d} check_every   25: {us:7.1f} us a step", flush=True)
+    finally:
+        _diagnostics.host_workers = default_workers
 
 
 def profile_overhead():
     section("host overhead of a GD step on CUDA: cProfile of 300 steps (one run), top 30 by own time")
     import cProfile
     import pstats
-    problem = make_sensing_problem(D, R, M, seed=0, device="cuda")
-    U0 = 1e-3 * torch.randn(D, D, generator=torch.Generator().manual_seed(1), dtype=torch.float64).cuda()
+    problem, U0 = handout_problem()
     gradient_descent(problem, U0, 30)
-    torch.cuda.synchronize()
-    start = time.perf_counter()
-    gradient_descent(problem, U0, 0)
-    torch.cuda.synchronize()
-    print(f"setup and one pass (0 steps): {(time.perf_counter() - start) * 1e3:.1f} ms")
+    setup = synced_seconds(lambda: gradient_descent(problem, U0, 0))
+    print(f"setup and one pass (0 steps): {setup * 1e3:.1f} ms")
     profiler = cProfile.Profile()
     start = time.perf_counter()
     profiler.enable()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
-import time
 
 import pytest
 import torch
@@ -11,14 +9,14 @@ import torch
 from core import (PAPER_ALPHAS, BACKEND_ENV, alpha_sweep, gradient_descent, make_sensing_problem,
                   resolve_backend)
 
-from .conftest import DEVICES, gemm_anchor_s, read_floor_s, record, synchronize
+from .conftest import DEVICES, gemm_anchor_s, median_seconds, read_floor_s, record, synchronize
 
 D, R, M = 100, 5, 5000
 #: steps per timed call, by device; the call also makes the final forward pass, so it reads the operator
 #: STEPS + 1 times. They amortize a call's one-time setup (initial iterates, step sizes) as the claims'
 #: 600-3000-step runs do: on CPU thirty (setup ~7 ms, over ten it added 0.6 ms, 9% of the floor, to every
-#: step); on a GPU, where a step is ~0.3 ms and the setup (a graph capture, pinned buffers) tens of ms,
-#: the 5dr sweep's 3000. Each row records that setup as `setup_s`: a call of zero steps.
+#: step); on a GPU, where a step is 0.1-0.25 ms and the setup (a graph capture, pinned buffers) 6-9 ms
+#: (H200), the 5dr sweep's 3000. Each row records that setup as `setup_s`: a call of zero steps.
 STEPS_BY_DEVICE = {"cpu": 30, "cuda": 3000}
 ROUNDS = 5
 
@@ -37,25 +35,8 @@ def problems(device):
 
 def pass_seconds(problem, Xp, backend, device, repeats=21) -> float:
     """Median time of the fused pass alone (residual and adjoint, no step around it) on these iterates."""
-    operator, y = problem.operator, problem.y
-    times = []
-    for _ in range(repeats + 1):
-        start = time.perf_counter()
-        operator.residual_and_adjoint(Xp, y, backend)
-        synchronize(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times[1:])
-
-
-def setup_seconds(run, device, repeats=3) -> float:
-    """Median time of a zero-step call: validation, step sizes, buffers, and the one pass of iterate 0."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        synchronize(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return median_seconds(lambda: problem.operator.residual_and_adjoint(Xp, problem.y, backend), device,
+                          repeats, warmup=1)
 
 
 def _timed(benchmark, device, run):
@@ -80,7 +61,7 @@ def test_k1_one_run_step(benchmark, problems, device, storage, backend):
     fp64_floor = min(fp64_floor, read_floor_s(fp64_packed))
     median = benchmark.stats.stats.median
     alone = pass_seconds(problem, problem.operator.pack(U0 @ U0.T)[None], chosen, device)
-    setup = setup_seconds(lambda: gradient_descent(problem, U0, 0, backend=chosen), device)
+    setup = median_seconds(lambda: gradient_descent(problem, U0, 0, backend=chosen), device, repeats=3)
     # fp64_floor_ratio < 1 is the stretch goal: a step faster than one read of the float64 operator.
     record(benchmark, "K1", problem.operator.packed.nbytes, floor, per_call=steps + 1, backend=chosen,
            storage=storage, steps=steps, per_step_s=median / (steps + 1), has_target=backend == "fused",
@@ -106,7 +87,7 @@ def test_k2_sweep_step(benchmark, problems, device, backend, monkeypatch):
     Xp = 1e-6 * torch.randn(runs, problem.operator.packed.shape[1], generator=torch.Generator().manual_seed(2),
                             dtype=torch.float64).to(device)
     alone = pass_seconds(problem, Xp, chosen, device)
-    setup = setup_seconds(lambda: alpha_sweep(problem, PAPER_ALPHAS, 0), device)
+    setup = median_seconds(lambda: alpha_sweep(problem, PAPER_ALPHAS, 0), device, repeats=3)
     record(benchmark, "K2", problem.operator.packed.nbytes, floor, per_call=steps + 1, backend=chosen,
            runs=runs, steps=steps, per_step_s=benchmark.stats.stats.median / (steps + 1),
            has_target=backend == "fused", compute_anchor_s=compute, pass_s=alone, pass_ratio=alone / floor,

@@ -185,10 +185,12 @@ def gradient_descent(problem: SensingProblem, U0: torch.Tensor, steps: int, lr=N
                 # while the host waits for them, and a divergence is reported one chunk later at most,
                 # naming the same step.
                 host.flush(t + 1)
-                queued = (HostCopy(loss[:, checked_until:t + 1]), checked_until)
-                for losses, first in ([unchecked] if unchecked else []) + ([queued] if t == steps else []):
+                if unchecked is not None:
+                    losses, first = unchecked
                     _raise_if_diverged(losses.wait(), first, limit, labels)
-                unchecked = queued
+                unchecked = (HostCopy(loss[:, checked_until:t + 1]), checked_until)
+                if t == steps:
+                    _raise_if_diverged(unchecked[0].wait(), checked_until, limit, labels)
             checked_until = t + 1
         if progress is not None:
             progress(t, steps)
