@@ -192,14 +192,17 @@ def run(config, device="cpu", data=None, mnist_root=None, progress=None):
     on a GPU reached the claims' CPU fits with its histories still on the GPU.
     """
     if isinstance(config, SensingConfig):
-        return _on_host(_run_sensing(config, device, progress))
-    if isinstance(config, (MLPConfig, DepthProbeConfig)):
+        result = _run_sensing(config, device, progress)
+    elif isinstance(config, (MLPConfig, DepthProbeConfig)):
         data = data() if callable(data) else data
         data = data if data is not None else load_mnist(mnist_root, device)
         if isinstance(config, MLPConfig):
-            return _on_host(train_mlp(config, data, device, progress=progress))
-        return _on_host(_run_depth_probe(config, data, device))
-    raise TypeError(f"no experiment for config of type {type(config).__name__}")
+            result = train_mlp(config, data, device, progress=progress)
+        else:
+            result = _run_depth_probe(config, data, device)
+    else:
+        raise TypeError(f"no experiment for config of type {type(config).__name__}")
+    return _on_host(result)
 
 
 def experiment_spec(config, device, fingerprint: str | None = None) -> dict:
