@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from core import MLPConfig, build_mlp, load_mnist, locate_mnist, train_mlp
+from core import MLPConfig, build_mlp, load_mnist, locate_mnist, sgd_step, train_mlp
 
 from .conftest import DEVICES, record, synchronize
 
@@ -28,13 +28,12 @@ def mnist(device):
 def bare_epoch(data, config: MLPConfig, device) -> None:
     """The same SGD epoch as train_mlp with nothing recorded: the floor for K3."""
     model = build_mlp(config.hidden_sizes, config.init, config.seed).to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr)
+    weights = list(model.parameters())
     order = torch.randperm(len(data.train_images), generator=torch.Generator().manual_seed(1)).to(device)
     for idx in order.split(config.batch_size):
         loss = F.nll_loss(model(data.train_images.index_select(0, idx)), data.train_labels.index_select(0, idx))
-        optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        optimizer.step()
+        sgd_step(weights, config.lr)
     synchronize(device)
 
 

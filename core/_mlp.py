@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ._mlp_step import record_then_step, warn_if_unavailable
 from ._mnist import MNIST
 from ._seeds import seeded_generator
 
@@ -231,13 +232,13 @@ def train_mlp(config: MLPConfig, data: MNIST, device: str | torch.device = "cpu"
     if not _same_device(data.train_images.device, device):
         raise ValueError(f"data is on {data.train_images.device} but training was asked for on {device}; "
                          "load it with load_mnist(..., device)")
+    warn_if_unavailable(device)
     model = build_mlp(config.hidden_sizes, config.init, config.seed).to(device)
     linears = [m for m in model if isinstance(m, nn.Linear)]
     x, y = data.train_images, data.train_labels
     order_rng = seeded_generator(config.seed, "mlp-batch-order")
 
     init_norms = initial_gradient_norms(model, data, config)
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr)
     weights = [m.weight for m in linears]
     epochs, layers = config.epochs, len(linears)
     grad_norms, lower_bound = (torch.zeros(epochs, layers, device=device) for _ in range(2))
@@ -247,22 +248,15 @@ def train_mlp(config: MLPConfig, data: MNIST, device: str | torch.device = "cpu"
     weight_sq[0] = _squared_norms(weights)
     for epoch in range(epochs):
         batches = _batch_order(len(x), config.batch_size, order_rng, device)
-        # One row per batch: gradient norms, <W_l, grad_l>, weight norms, loss. Filled with one copy per
-        # batch and reduced once per epoch, so recording costs a few small kernels per step.
+        # One row per batch: gradient norms, <W_l, grad_l>, weight norms, loss; reduced once per epoch.
         record = torch.zeros(len(batches), 3 * layers + 1, device=device)
         checked = 0
         for b, idx in enumerate(batches):
             # index_select, not x[idx]: the same rows, gathered in half the time (advanced indexing took 0.1 ms
             # a batch, a sixth of the bare loop's epoch).
             loss = F.nll_loss(model(x.index_select(0, idx)), y.index_select(0, idx))
-            optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            with torch.no_grad():
-                record[b] = torch.stack(
-                    [torch.linalg.vector_norm(w.grad) for w in weights]
-                    + [torch.vdot(w.reshape(-1), w.grad.reshape(-1)) for w in weights]
-                    + [torch.linalg.vector_norm(w) for w in weights] + [loss.detach()])
-            optimizer.step()
+            record_then_step(weights, loss, config.lr, record[b])
             # One host sync per CHECK_EVERY batches: cheap on a GPU, and a NaN run (whose arithmetic is slow
             # on a CPU) stops within CHECK_EVERY batches.
             if b + 1 - checked >= CHECK_EVERY or b + 1 == len(batches):

@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from core import MLPConfig, build_mlp, layer_gradient_norms, parameter_count, train_mlp
+from core import MLPConfig, build_mlp, layer_gradient_norms, parameter_count, record_then_step, sgd_step, train_mlp
+from core import _mlp_step
 from core._mnist import MNIST
 
 
@@ -80,3 +81,41 @@ def test_training_records_every_epoch_and_is_deterministic():
     torch.testing.assert_close(a.grad_norms, b.grad_norms, rtol=0, atol=0)
     assert a.train_nll[-1] < a.train_nll[0]
     assert torch.isfinite(a.init_grad_norms).all() and (a.init_grad_norms > 0).all()
+
+
+@pytest.mark.parametrize("hidden", [(32, 16), (33, 7)], ids=["even", "odd-sized"])
+@pytest.mark.parametrize("path", ["compiled", "torch"])
+def test_training_update_is_torch_optim_sgd_bitwise(path, hidden, monkeypatch):
+    """train_mlp's update (record_then_step) and sgd_step against torch.optim.SGD as the oracle: 20 steps from
+    the same weights and batches, on the compiled CPU path and on the torch path."""
+    if path == "compiled" and not _mlp_step.AVAILABLE:
+        pytest.skip("numba is not installed")
+    if path == "torch":
+        monkeypatch.setattr(_mlp_step, "_compiled", None)
+    data = _tiny_mnist()
+    ours, plain, oracle = (build_mlp(hidden, seed=3) for _ in range(3))
+    optimizer = torch.optim.SGD(oracle.parameters(), lr=0.05)
+    weights, plain_weights = list(ours.parameters()), list(plain.parameters())
+    batches = torch.randperm(len(data.train_images), generator=torch.Generator().manual_seed(0))[:640].split(32)
+    row = torch.zeros(len(batches), 3 * len(weights) + 1)
+    for b, idx in enumerate(batches):
+        x, y = data.train_images[idx], data.train_labels[idx]
+        loss = F.nll_loss(ours(x), y)
+        loss.backward()
+        expected = [w.grad.double().norm() for w in weights] + [
+            (w.double() * w.grad.double()).sum() for w in weights] + [w.double().norm() for w in weights] + [loss]
+        record_then_step(weights, loss, 0.05, row[b])
+        # compiled: float64 sums rounded once to float32; torch: float32 sums of up to 25,872 terms, whose
+        # <W, grad> cancels (6e-6 relative seen)
+        torch.testing.assert_close(row[b].double(), torch.stack(expected).double(),
+                                   rtol=1e-6 if path == "compiled" else 3e-5, atol=1e-9)
+        F.nll_loss(plain(x), y).backward()
+        sgd_step(plain_weights, 0.05)
+        optimizer.zero_grad(set_to_none=True)
+        F.nll_loss(oracle(x), y).backward()
+        optimizer.step()
+        assert all(w.grad is None for w in weights + plain_weights)
+    for w, v, reference in zip(weights, plain_weights, oracle.parameters()):
+        torch.testing.assert_close(w, reference, rtol=0, atol=0)
+        torch.testing.assert_close(v, reference, rtol=0, atol=0)
+    assert not torch.equal(weights[0], build_mlp(hidden, seed=3)[0].weight)  # the weights did move
