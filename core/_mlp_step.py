@@ -68,7 +68,7 @@ def record_then_step(weights, loss: torch.Tensor, lr: float, row: torch.Tensor) 
     and the update's 4 took ~0.25 ms a step in the training loop, ~0.1 ms fused); on a GPU, or without
     numba, torch computes the same row and the same update.
     """
-    if _compiled is not None and row.device.type == "cpu":
+    if AVAILABLE and row.device.type == "cpu":
         with torch.no_grad():
             _compiled(tuple(w.detach().numpy() for w in weights), tuple(w.grad.numpy() for w in weights), lr,
                       loss.item(), row.numpy())

@@ -91,7 +91,7 @@ def test_training_update_is_torch_optim_sgd_bitwise(path, hidden, monkeypatch):
     if path == "compiled" and not _mlp_step.AVAILABLE:
         pytest.skip("numba is not installed")
     if path == "torch":
-        monkeypatch.setattr(_mlp_step, "_compiled", None)
+        monkeypatch.setattr(_mlp_step, "AVAILABLE", False)
     data = _tiny_mnist()
     ours, plain, oracle = (build_mlp(hidden, seed=3) for _ in range(3))
     optimizer = torch.optim.SGD(oracle.parameters(), lr=0.05)
@@ -119,3 +119,15 @@ def test_training_update_is_torch_optim_sgd_bitwise(path, hidden, monkeypatch):
         torch.testing.assert_close(w, reference, rtol=0, atol=0)
         torch.testing.assert_close(v, reference, rtol=0, atol=0)
     assert not torch.equal(weights[0], build_mlp(hidden, seed=3)[0].weight)  # the weights did move
+
+
+def test_training_without_numba_warns_and_records_the_same_history(monkeypatch):
+    data = _tiny_mnist()
+    config = MLPConfig(hidden_sizes=(16, 16), epochs=2, batch_size=64, lr=0.05, seed=4)
+    compiled = train_mlp(config, data)
+    monkeypatch.setattr(_mlp_step, "AVAILABLE", False)
+    with pytest.warns(RuntimeWarning, match="numba is not installed"):
+        fallback = train_mlp(config, data)
+    # the same updates (bitwise), so the same trajectory; the record differs by its float32 sums only
+    torch.testing.assert_close(fallback.test_nll, compiled.test_nll, rtol=0, atol=0)
+    torch.testing.assert_close(fallback.grad_norms, compiled.grad_norms, rtol=1e-5, atol=0)
