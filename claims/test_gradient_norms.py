@@ -34,8 +34,9 @@ BOUNDS = {
         0.2, "one class for every input scores 0.089-0.114; pytorch-10 seeds 0-4: 0.066-0.125, 5-6: 0.102-0.124"),
     ("G4", "train_nll_epoch2_over_ln10"): at_least(
         0.99, "uniform predictions give 1; pytorch-10 seeds 0-6: 1.00000 (he-10: 0.10)"),
-    ("P4", "max_identity_violation"): at_most(1e-6, "float32 rounding; seeds 0-4: 2.8e-8-4.0e-8, 5-9: 3.9e-8-5.9e-8"),
-    ("P4", "drift_rel_error"): at_most(1e-3, "seeds 0-4: 3.1e-6-1.1e-4, 5-9: 4.8e-5-3.3e-4"),
+    # One thread; products summed in float64 by the compiled record (2.8e-8-5.9e-8 with float32 torch.vdot).
+    ("P4", "max_identity_violation"): at_most(1e-6, "float32 rounding; seeds 0-4: 2.0e-8-2.5e-8, 5-9: 1.9e-8-2.2e-8"),
+    ("P4", "drift_rel_error"): at_most(1e-3, "seeds 0-4: 3.9e-6-1.1e-4, 5-9: 4.8e-5-3.3e-4"),
 }
 
 
