@@ -29,7 +29,7 @@ from ._mlp import (
     parameter_count,
     train_mlp,
 )
-from ._mlp_step import record_then_step, sgd_step
+from ._mlp_step import sgd_step
 from ._mnist import (
     MNIST,
     RAW_FILES,
@@ -95,7 +95,6 @@ __all__ = [
     "initial_gradient_norms",
     "layer_gradient_norms",
     "parameter_count",
-    "record_then_step",
     "sgd_step",
     "train_mlp",
     "MNIST",

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from core import MLPConfig, build_mlp, layer_gradient_norms, parameter_count, record_then_step, sgd_step, train_mlp
+from core import MLPConfig, build_mlp, layer_gradient_norms, parameter_count, sgd_step, train_mlp
 from core import _mlp_step
 from core._mnist import MNIST
 
@@ -104,7 +104,7 @@ def test_training_update_is_torch_optim_sgd_bitwise(path, hidden, monkeypatch):
         loss.backward()
         expected = [w.grad.double().norm() for w in weights] + [
             (w.double() * w.grad.double()).sum() for w in weights] + [w.double().norm() for w in weights] + [loss]
-        record_then_step(weights, loss, 0.05, row[b])
+        _mlp_step.record_then_step(weights, loss, 0.05, row[b])
         # compiled: float64 sums rounded once to float32; torch: float32 sums of up to 25,872 terms, whose
         # <W, grad> cancels (6e-6 relative seen)
         torch.testing.assert_close(row[b].double(), torch.stack(expected).double(),
