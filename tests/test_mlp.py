@@ -122,6 +122,8 @@ def test_training_update_is_torch_optim_sgd_bitwise(path, hidden, monkeypatch):
 
 
 def test_training_without_numba_warns_and_records_the_same_history(monkeypatch):
+    if not _mlp_step.AVAILABLE:
+        pytest.skip("numba is not installed: there is no compiled path to compare with")
     data = _tiny_mnist()
     config = MLPConfig(hidden_sizes=(16, 16), epochs=2, batch_size=64, lr=0.05, seed=4)
     compiled = train_mlp(config, data)
