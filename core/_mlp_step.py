@@ -14,7 +14,8 @@ except ImportError:  # the torch path below computes the same row and update, in
     njit = None
 
 UNAVAILABLE_MESSAGE = ("numba is not installed: the MLP's per-step record and SGD update use the torch path "
-                       "(17 small kernels a step, ~20% of an epoch); `pip install numba` restores the one-pass kernel")
+                       "(about 20 small kernels a step, ~20% of an epoch); `pip install numba` restores the "
+                       "one-pass kernel")
 
 
 def sgd_step(weights, lr: float) -> None:
