@@ -8,7 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 try:
-    from numba import njit
+    from llvmlite import ir
+    from numba import njit, types
+    from numba.core import cgutils
+    from numba.extending import intrinsic
 except ImportError:  # the caller falls back to the torch path and says so
     njit = None
 
@@ -37,10 +40,25 @@ def _tile{B}(A, Xp, y, acc, residual, i, stop, b):
 {dots}
 {residuals}
 {adjoint_rows}
-    for p in range(A.shape[1]):
-{column}
+{next_rows}
+    P = A.shape[1]
+    line = 64 // A.itemsize
+    for q in range(0, P, PREFETCH_COLUMNS):
+        for p in range(q, q + PREFETCH_COLUMNS, line):
+{prefetches}
+        # Unsigned bounds: with a signed start numba keeps its negative-index check and LLVM gives up on
+        # vectorizing the loop (4.0 against 1.6 us a row).
+        for p in range(np.uint64(q), np.uint64(min(q + PREFETCH_COLUMNS, P))):
+{column2}
 {adjoint}
 """
+
+#: Columns of the adjoint loop between prefetches of the next tile's rows. The adjoint streams no new
+#: operator rows, so the next ROW_BLOCK rows are requested during it, a few cache lines every PREFETCH_COLUMNS
+#: columns; the next residual loop then finds them in cache instead of waiting on memory. Measured on the 2-core
+#: Xeon, six runs, paired against no prefetch (60 pairs each): 48-96 columns gained 0.4-0.9 ms of a 12 ms
+#: pass (64: 0.9), 32 and 128 lost 0.2-0.4 ms, and prefetching two tiles ahead lost 0.2 ms. One run: no change.
+PREFETCH_COLUMNS = 64
 
 
 def _tile_source(B: int) -> str:
@@ -63,10 +81,28 @@ def _tile_source(B: int) -> str:
         residuals=lines(f"e{k}_{r} = s{k}_{r} - y[i{r}] if i + {r} < stop else 0.0" for k in runs for r in R)
         + "\n" + lines(f"if i + {r} < stop: residual[b + {k}, i{r}] = e{k}_{r}" for k in runs for r in R),
         adjoint_rows=lines(f"g{k} = acc[b + {k}]" for k in runs),
-        adjoint=lines((f"g{k}[p] += " + " + ".join(f"e{k}_{r} * v{r}" for r in R) for k in runs), 8))
+        next_rows=lines(f"n{r} = min(i + {ROW_BLOCK + r}, A.shape[0] - 1)" for r in R),
+        prefetches=lines((f"_prefetch(A, n{r}, min(p, P - 1))" for r in R), 12),
+        column2=lines((f"v{r} = a{r}[p]" for r in R), 12),
+        adjoint=lines((f"g{k}[p] += " + " + ".join(f"e{k}_{r} * v{r}" for r in R) for k in runs), 12))
 
 
 if AVAILABLE:
+    @intrinsic
+    def _prefetch(typingctx, array, row, column):
+        """Ask for the cache line of array[row, column] (x86 prefetcht0). A hint: it changes no value."""
+        def codegen(context, builder, signature, args):
+            array_type = signature.args[0]
+            view = context.make_array(array_type)(context, builder, args[0])
+            pointer = cgutils.get_item_pointer(context, builder, array_type, view, args[1:], wraparound=False)
+            i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+            hint = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+                                                  "llvm.prefetch.p0")
+            # read, locality 3 (all cache levels: 0.9 ms gained against 0.65 for L2 only), data cache
+            builder.call(hint, [builder.bitcast(pointer, i8p), *(ir.Constant(i32, v) for v in (0, 3, 1))])
+            return context.get_dummy_value()
+        return types.void(array, row, column), codegen
+
     # reassoc lets LLVM vectorize the dot products; the order it picks is fixed at compile time,
     # so results stay bitwise reproducible on one machine whatever the thread count.
     _FASTMATH = {"reassoc", "contract"}
