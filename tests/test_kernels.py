@@ -116,6 +116,14 @@ def test_triton_kernel_under_the_interpreter_is_within_flashattention_tolerance(
     env = {**os.environ, "TRITON_INTERPRET": "1", "PYTHONPATH": path}
     done = subprocess.run([sys.executable, str(ROOT / "tests" / "_triton_interpreted.py"), json.dumps(cases)],
                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+    if done.returncode != 0 and "int(self.handle.data)" in done.stderr and "0-dimensional" in done.stderr:
+        # Triton's interpreter turns a scalar argument into a one-element array and takes int() of it, which
+        # numpy >= 2.4 refuses (triton-lang/triton#9171; seen with Triton 3.6.0 and numpy 2.5.2 on a GPU host,
+        # where the compiled kernel's tests below run instead).
+        import numpy
+        import triton
+        pytest.skip(f"Triton {triton.__version__}'s interpreter cannot run scalar loop bounds with numpy "
+                    f"{numpy.__version__} (triton-lang/triton#9171)")
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads(done.stdout.strip().splitlines()[-1])
     assert len(results) == len(cases)

@@ -84,20 +84,26 @@ def test_training_records_every_epoch_and_is_deterministic():
 
 
 @pytest.mark.parametrize("hidden", [(32, 16), (33, 7)], ids=["even", "odd-sized"])
-@pytest.mark.parametrize("path", ["compiled", "torch"])
+@pytest.mark.parametrize("path", ["compiled", "torch", "cuda"])
 def test_training_update_is_torch_optim_sgd_bitwise(path, hidden, monkeypatch):
     """train_mlp's update (record_then_step) and sgd_step against torch.optim.SGD as the oracle: 20 steps from
-    the same weights and batches, on the compiled CPU path and on the torch path."""
+    the same weights and batches, on the compiled CPU path, on the torch path, and on a GPU (the torch path
+    there, against SGD's default foreach update)."""
     if path == "compiled" and not _mlp_step.AVAILABLE:
         pytest.skip("numba is not installed")
+    if path == "cuda" and not torch.cuda.is_available():
+        pytest.skip("no CUDA device: the GPU update needs one")
     if path == "torch":
         monkeypatch.setattr(_mlp_step, "AVAILABLE", False)
-    data = _tiny_mnist()
-    ours, plain, oracle = (build_mlp(hidden, seed=3) for _ in range(3))
+    device = "cuda" if path == "cuda" else "cpu"
+    tiny = _tiny_mnist()
+    data = MNIST(*(t.to(device) for t in (tiny.train_images, tiny.train_labels, tiny.test_images, tiny.test_labels)),
+                 tiny.mean, tiny.std)
+    ours, plain, oracle = (build_mlp(hidden, seed=3).to(device) for _ in range(3))
     optimizer = torch.optim.SGD(oracle.parameters(), lr=0.05)
     weights, plain_weights = list(ours.parameters()), list(plain.parameters())
     batches = torch.randperm(len(data.train_images), generator=torch.Generator().manual_seed(0))[:640].split(32)
-    row = torch.zeros(len(batches), 3 * len(weights) + 1)
+    row = torch.zeros(len(batches), 3 * len(weights) + 1, device=device)
     for b, idx in enumerate(batches):
         x, y = data.train_images[idx], data.train_labels[idx]
         loss = F.nll_loss(ours(x), y)
@@ -118,7 +124,7 @@ def test_training_update_is_torch_optim_sgd_bitwise(path, hidden, monkeypatch):
     for w, v, reference in zip(weights, plain_weights, oracle.parameters()):
         torch.testing.assert_close(w, reference, rtol=0, atol=0)
         torch.testing.assert_close(v, reference, rtol=0, atol=0)
-    assert not torch.equal(weights[0], build_mlp(hidden, seed=3)[0].weight)  # the weights did move
+    assert not torch.equal(weights[0].cpu(), build_mlp(hidden, seed=3)[0].weight)  # the weights did move
 
 
 def test_training_without_numba_warns_and_records_the_same_history(monkeypatch):
