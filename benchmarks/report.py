@@ -50,8 +50,10 @@ def rows(data: dict) -> list[dict]:
         if speedup is not None:
             notes.append(f"notebook {_seconds(info.get('notebook_s'))}, {speedup:.1f}x faster (target >= 10x)")
         if "parts" in info:
+            side = info.get("side_by_side", 1)
+            shared = f", the parts' sums over the {side} computed side by side" if side > 1 else ""
             notes.append(f"from {info['source']}; floor = every part at its own floor, the rest as measured "
-                         f"(budget {info['budget_s']:g} s): table below")
+                         f"(budget {info['budget_s']:g} s{shared}): table below")
         elif "source" in info:
             notes.append(f"from {info['source']}; floor = the 120 s budget")
         out.append({"name": bench["name"], "kind": info.get("kind", "-"), "median": measured,

@@ -49,11 +49,11 @@ def test_k4_claims_run(benchmark, pytestconfig):
 
 
 def experiment_floor_s(config, mnist, bare_epoch_s: dict) -> tuple[float | None, str]:
-    """The floor of one experiment of the claims run, measured now, and what it is."""
+    """The floor of one experiment of the claims run, measured now on torch's current threads, and what it is."""
     from core import MLPConfig, SensingConfig
 
     if isinstance(config, MLPConfig):
-        key = (config.hidden_sizes, config.init)
+        key = (config.hidden_sizes, config.init, torch.get_num_threads())
         if key not in bare_epoch_s:
             times = []
             for _ in range(2):
@@ -79,21 +79,30 @@ def test_k4_by_experiment(benchmark, pytestconfig):
     if not path or not Path(path).is_file():
         pytest.skip("needs --k4-claims-report PATH: the --claims-report JSON of a claims run on this machine")
     environment = json.loads(Path(path).read_text())["environment"]
-    computed = {name: p["compute_seconds"] for name, p in environment.get("experiments", {}).items()
-                if p.get("loaded") is False}
+    computed = {name: p for name, p in environment.get("experiments", {}).items() if p.get("loaded") is False}
     if not computed:
         pytest.skip(f"{path}: every experiment was loaded from the result cache, so it timed none")
     configs = claim_experiments(environment.get("seed", 0))
     mnist, bare = load_mnist(None, "cpu"), {}
     benchmark.pedantic(lambda: None, rounds=1)  # the numbers are the parts below, not a timed call
     parts = []
-    for name, seconds in sorted(computed.items(), key=lambda item: -item[1]):
-        floor, what = experiment_floor_s(configs[name], mnist, bare)
-        parts.append({"experiment": name, "seconds": seconds, "floor_s": floor, "floor": what,
+    for name, p in sorted(computed.items(), key=lambda item: -item[1]["compute_seconds"]):
+        # Each floor on the threads its experiment had: one each when the run computed them side by side.
+        threads, default = p.get("torch_threads") or torch.get_num_threads(), torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            floor, what = experiment_floor_s(configs[name], mnist, bare)
+        finally:
+            torch.set_num_threads(default)
+        seconds = p["compute_seconds"]
+        parts.append({"experiment": name, "seconds": seconds, "floor_s": floor, "threads": threads,
+                      "floor": what + (f", {threads} thread(s)" if floor is not None else ""),
                       "ratio": None if floor is None else seconds / floor})
-    total = sum(part["seconds"] for part in parts)
-    # With every floored part at its floor and the rest as measured: the least this run could take.
-    at_floors = sum(part["floor_s"] if part["floor_s"] is not None else part["seconds"] for part in parts)
+    # Parts computed side by side share the run's cores: the run took about their sum over that count,
+    # and with every floored part at its floor (the rest as measured) it would take that sum over the count.
+    side_by_side = max(p.get("side_by_side", 1) for p in computed.values())
+    total = sum(part["seconds"] for part in parts) / side_by_side
+    at_floors = sum(part["floor_s"] if part["floor_s"] is not None else part["seconds"] for part in parts) / side_by_side
     benchmark.extra_info.update(kind="K4", bytes=None, measured_s=total, floor_s=at_floors,
-                                floor_ratio=total / at_floors, target=None, parts=parts,
+                                floor_ratio=total / at_floors, target=None, parts=parts, side_by_side=side_by_side,
                                 budget_s=BUDGET_S, source=f"experiments of {path}")

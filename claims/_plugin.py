@@ -42,6 +42,9 @@ def pytest_addoption(parser):
                     help="torchvision-style root holding MNIST/raw/ (overrides $MNIST_ROOT)")
     group.addoption("--claim-seeds", type=int, default=3, metavar="N",
                     help="new seeds (base + 1..N) on which G5 re-checks G1-G3 (default 3)")
+    group.addoption("--experiment-workers", type=int, default=None, metavar="N",
+                    help="on the CPU, compute the selected experiments N at a time, one thread each, before the "
+                         "first claim (default: torch's thread count; 1 computes each when first needed)")
     group.addoption("--no-result-cache", action="store_true",
                     help="compute every experiment afresh and store nothing (default: the on-disk result cache, "
                          "which --cache-clear empties)")
@@ -89,6 +92,7 @@ class ExperimentLog:
                 line = f"failed: {p['failed']}"
             else:
                 threads = f" on {p['torch_threads']} thread(s)" if "torch_threads" in p else ""
+                threads += f", {p['side_by_side']} side by side" if p.get("side_by_side", 1) > 1 else ""
                 line = ("loaded from the result cache" if p["loaded"] else "computed") + \
                     f" ({p['compute_seconds']:.1f} s to compute{threads})"
             terminalreporter.write_line(f"{name:24s} {line}")
@@ -102,6 +106,9 @@ def _check_options(config) -> None:
         claim_experiments(config.getoption("seed"), config.getoption("claim_seeds"))
     except ValueError as err:
         raise pytest.UsageError(f"--claim-seeds: {err}") from None
+    workers = config.getoption("experiment_workers")
+    if workers is not None and workers < 1:
+        raise pytest.UsageError(f"--experiment-workers {workers}: must be at least 1")
     root = config.getoption("mnist_root")
     if root is not None and not os.path.isdir(root):
         raise pytest.UsageError(f"--mnist-root {root}: not a directory")

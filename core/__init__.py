@@ -1,6 +1,7 @@
 """Models, data and solvers behind the claims; the public API is re-exported here."""
 
 from ._cache import CacheInfo, ResultCache, source_fingerprint
+from ._concurrent import compute_concurrently, estimated_seconds
 from ._convex import NuclearNormSolution, min_nuclear_norm_interpolant
 from ._experiments import (
     PAPER_ALPHAS,
@@ -69,6 +70,8 @@ __all__ = [
     "PAPER_SWEEPS",
     "THRESHOLD_M_PER_DR",
     "cached_run",
+    "compute_concurrently",
+    "estimated_seconds",
     "experiment_spec",
     "progress_bar",
     "BACKEND_ENV",

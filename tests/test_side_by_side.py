@@ -1,0 +1,112 @@
+"""Experiments computed side by side (core.compute_concurrently) and the claims' choice of which to compute ahead."""
+
+import functools
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from core import MLPConfig, SensingConfig, claim_experiments, compute_concurrently, estimated_seconds, run
+from core._mnist import MNIST
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _tiny_mnist(n=256) -> MNIST:
+    images = torch.randn(n, 784, generator=torch.Generator().manual_seed(0))
+    labels = images[:, :10].argmax(dim=1)
+    return MNIST(images, labels, images[:64], labels[:64], 0.0, 1.0)
+
+
+def _same(a, b) -> bool:
+    """Bitwise equality of two results, field by field (tensors, nested dataclasses)."""
+    if torch.is_tensor(a):
+        return torch.equal(a, b)
+    if hasattr(a, "__dataclass_fields__"):
+        return all(_same(getattr(a, f), getattr(b, f)) for f in a.__dataclass_fields__)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    return a == b
+
+
+def test_side_by_side_results_are_bitwise_those_of_one_at_a_time_on_one_thread():
+    """Each job's result does not depend on what runs beside it: the same bits as alone on one thread. The sensing
+    sweeps are also those of the default thread count (their pass is thread-count independent)."""
+    data = _tiny_mnist()
+    configs = {"sweep-a": SensingConfig(d=8, r=2, m=100, alphas=(1e-3, 0.1), steps=60, seed=1),
+               "sweep-b": SensingConfig(d=9, r=1, m=90, alphas=(1e-2,), steps=50, seed=2),
+               "mlp": MLPConfig(hidden_sizes=(16, 16), epochs=2, batch_size=64, lr=0.05, seed=3)}
+    jobs = {name: functools.partial(run, config, data=data) for name, config in configs.items()}
+    default_threads = torch.get_num_threads()
+    side_by_side = compute_concurrently(jobs, workers=3)
+    assert torch.get_num_threads() == default_threads  # restored
+    default = {name: jobs[name]() for name in ("sweep-a", "sweep-b")}
+    torch.set_num_threads(1)
+    try:
+        alone = {name: job() for name, job in jobs.items()}
+    finally:
+        torch.set_num_threads(default_threads)
+    for name in configs:
+        assert _same(side_by_side[name], alone[name]), name
+    for name in default:
+        assert _same(side_by_side[name], default[name]), name
+
+
+def test_a_failing_job_is_returned_and_the_others_finish():
+    def fail():
+        raise ValueError("bad config")
+
+    done = []
+    out = compute_concurrently({"ok": lambda: 41 + 1, "bad": fail, "also ok": lambda: "x"}, workers=2,
+                               on_done=lambda name, finished: done.append((name, finished)))
+    assert out["ok"] == 42 and out["also ok"] == "x"
+    assert isinstance(out["bad"], ValueError) and str(out["bad"]) == "bad config"
+    assert sorted(name for name, _ in done) == ["also ok", "bad", "ok"] and [n for _, n in done] == [1, 2, 3]
+    with pytest.raises(ValueError, match="workers must be >= 1"):
+        compute_concurrently({"ok": lambda: 1}, workers=0)
+
+
+def test_estimates_put_the_longest_claim_experiments_first():
+    """Measured alone on one thread here: the 5dr sweep 40 s, each 40-epoch MLP 24-26 s, the 10dr sweep 17 s,
+    a 10-layer depth run 3 s; the order of the queue follows."""
+    configs = claim_experiments(0)
+    order = sorted(configs, key=lambda name: -estimated_seconds(configs[name]))
+    assert order[:6] == ["sensing-5dr", "mlp", "mlp-seed+1", "mlp-seed+2", "mlp-seed+3", "sensing-10dr"]
+    assert estimated_seconds(configs["sensing-5dr"]) == pytest.approx(40.0)
+    assert estimated_seconds(configs["mlp"]) == pytest.approx(24.0)
+
+
+_COLLECT = '''
+import json, sys
+import pytest
+from claims.conftest import experiments_needed
+from core import claim_experiments
+
+class Items:
+    def pytest_collection_finish(self, session):
+        self.items = session.items
+
+items = Items()
+pytest.main(["claims", "--collect-only", "-q", "-p", "no:cacheprovider", *sys.argv[1:]], plugins=[items])
+names = claim_experiments(0)
+print(json.dumps(sorted(set().union(*(experiments_needed(item, names) for item in items.items)))))
+'''
+
+
+@pytest.mark.parametrize("args, expected", [
+    ([], sorted(claim_experiments(0))),
+    (["-k", "S6 or nuclear"], ["nuclear"]),
+    (["-k", "trainability"], ["depth-train-he-10", "depth-train-he-3", "depth-train-pytorch-10", "depth-train-pytorch-3"]),
+], ids=["all", "one-experiment", "depth"])
+def test_the_claims_compute_ahead_exactly_what_the_selected_tests_read(args, expected):
+    """Every experiment of a full run is found from the collected tests (a fixture added without a mapping would
+    fail here), and a selection computes only its own."""
+    done = subprocess.run([sys.executable, "-c", _COLLECT, *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == expected
