@@ -22,6 +22,10 @@ from core import (ResultCache, SensingConfig, cached_run, claim_experiments, com
 EXPERIMENT_PROPERTY = "experiment"
 
 
+class ExperimentsInterrupted(Exception):
+    """Ends an experiment computed ahead once the session is interrupted."""
+
+
 class ExperimentResults:
     """Results by experiment name, each computed on first request; a failure is kept and re-raised, not re-run."""
 
@@ -73,8 +77,16 @@ class ExperimentResults:
             return
         bar = progress_bar(f"{len(todo)} experiments, {workers} at a time", "experiment", suspend=self.suspend_capture)
         bar(0, len(todo))
-        jobs = {name: functools.partial(self._compute, name, side_by_side=workers) for name in todo}
-        outcomes = compute_concurrently(jobs, workers, on_done=lambda name, finished: bar(finished, len(todo)))
+        stop = threading.Event()
+
+        def stop_if_interrupted(done, total):  # the solvers call their progress every step or epoch
+            if stop.is_set():
+                raise ExperimentsInterrupted("pytest was interrupted while experiments were computed ahead")
+
+        jobs = {name: functools.partial(self._compute, name, stop_if_interrupted, side_by_side=workers)
+                for name in todo}
+        outcomes = compute_concurrently(jobs, workers, on_done=lambda name, finished: bar(finished, len(todo)),
+                                        stop=stop)
         for name, outcome in outcomes.items():
             # _compute returns its failures; an exception here came from outside it (say, memory)
             self._done[name] = outcome if isinstance(outcome, tuple) else \

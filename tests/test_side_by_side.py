@@ -1,9 +1,12 @@
 """Experiments computed side by side (core.compute_concurrently) and the claims' choice of which to compute ahead."""
 
 import functools
+import signal
 import json
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -69,6 +72,35 @@ def test_a_failing_job_is_returned_and_the_others_finish():
     assert sorted(name for name, _ in done) == ["also ok", "bad", "ok"] and [n for _, n in done] == [1, 2, 3]
     with pytest.raises(ValueError, match="workers must be >= 1"):
         compute_concurrently({"ok": lambda: 1}, workers=0)
+
+
+def test_ctrl_c_sets_stop_for_the_running_jobs_and_starts_no_new_one():
+    """Ctrl-C on the calling thread (a SIGINT, once two jobs run and one waits) sets `stop`: the running jobs,
+    which watch it, end early, and the queued one never starts."""
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("SIGINT reaches only the main thread, and this test runs on another")
+    stop, seen = threading.Event(), []
+
+    def watching():
+        started.release()
+        for _ in range(3000):  # 30 s at most, so a broken stop fails instead of hanging
+            if stop.is_set():
+                seen.append("stopped")
+                return
+            time.sleep(0.01)
+        seen.append("ran to the end")
+
+    started = threading.Semaphore(0)
+
+    def interrupt_once_both_run():
+        started.acquire(), started.acquire()
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+
+    threading.Thread(target=interrupt_once_both_run, daemon=True).start()
+    jobs = {"first": watching, "second": watching, "queued": lambda: seen.append("queued ran")}
+    with pytest.raises(KeyboardInterrupt):
+        compute_concurrently(jobs, workers=2, stop=stop)
+    assert stop.is_set() and seen == ["stopped", "stopped"]
 
 
 def test_estimates_put_the_longest_claim_experiments_first():
