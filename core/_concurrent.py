@@ -61,8 +61,10 @@ def compute_concurrently(jobs: Mapping[str, Callable[[], T]], workers: int,
         raise ValueError(f"workers must be >= 1, got {workers}")
     results: dict[str, T | Exception] = {}
     with _torch_threads(1), ThreadPoolExecutor(max_workers=workers, thread_name_prefix="experiment") as pool:
-        futures = {pool.submit(_unless_stopped, job, stop): name for name, job in jobs.items()}
-        try:
+        futures = {}
+        try:  # from the first submit on: an interrupt may arrive as soon as a job runs
+            for name, job in jobs.items():
+                futures[pool.submit(_unless_stopped, job, stop)] = name
             for finished, future in enumerate(as_completed(futures), 1):
                 name = futures[future]
                 error = future.exception()
