@@ -83,23 +83,34 @@ def test_ctrl_c_sets_stop_for_the_running_jobs_and_starts_no_new_one():
 
     def watching():
         started.release()
-        for _ in range(3000):  # 30 s at most, so a broken stop fails instead of hanging
-            if stop.is_set():
-                seen.append("stopped")
-                return
-            time.sleep(0.01)
-        seen.append("ran to the end")
+        try:
+            for _ in range(3000):  # 30 s at most, so a broken stop fails instead of hanging
+                if stop.is_set():
+                    seen.append("stopped")
+                    return
+                time.sleep(0.01)
+            seen.append("ran to the end")
+        finally:
+            ended.release()
 
-    started = threading.Semaphore(0)
+    started, ended = threading.Semaphore(0), threading.Semaphore(0)
 
     def interrupt_once_both_run():
         started.acquire(), started.acquire()
         signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
 
-    threading.Thread(target=interrupt_once_both_run, daemon=True).start()
-    jobs = {"first": watching, "second": watching, "queued": lambda: seen.append("queued ran")}
-    with pytest.raises(KeyboardInterrupt):
-        compute_concurrently(jobs, workers=2, stop=stop)
+    # A process started in the background (CI) inherits SIGINT ignored: give it Python's own handler, as an
+    # interactive run has.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        threading.Thread(target=interrupt_once_both_run, daemon=True).start()
+        jobs = {"first": watching, "second": watching, "queued": lambda: seen.append("queued ran")}
+        with pytest.raises(KeyboardInterrupt):
+            compute_concurrently(jobs, workers=2, stop=stop)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    # The interrupt can land while the pool starts its second thread, which the pool then does not join.
+    assert ended.acquire(timeout=60) and ended.acquire(timeout=60)
     assert stop.is_set() and seen == ["stopped", "stopped"]
 
 
