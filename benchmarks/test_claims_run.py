@@ -102,7 +102,8 @@ def test_k4_by_experiment(benchmark, pytestconfig):
     # and with every floored part at its floor (the rest as measured) it would take that sum over the count.
     side_by_side = max(p.get("side_by_side", 1) for p in computed.values())
     total = sum(part["seconds"] for part in parts) / side_by_side
-    at_floors = sum(part["floor_s"] if part["floor_s"] is not None else part["seconds"] for part in parts) / side_by_side
+    at_floors = sum(part["floor_s"] if part["floor_s"] is not None else part["seconds"]
+                    for part in parts) / side_by_side
     benchmark.extra_info.update(kind="K4", bytes=None, measured_s=total, floor_s=at_floors,
                                 floor_ratio=total / at_floors, target=None, parts=parts, side_by_side=side_by_side,
                                 budget_s=BUDGET_S, source=f"experiments of {path}")
