@@ -10,7 +10,9 @@ import stat
 import tarfile
 from pathlib import Path
 
-from core._mnist import RAW_FILES
+import torch
+
+from core._mnist import MNIST, RAW_FILES
 
 #: stand-ins for the four IDX files; small, distinct, with checksums of their own
 PAYLOADS = {name: (name.encode() + b"\0") * 200 for name in RAW_FILES}
@@ -61,3 +63,12 @@ def write_raw(root: Path, payloads: dict[str, bytes] = PAYLOADS) -> Path:
     for name, payload in payloads.items():
         (raw / name).write_bytes(payload)
     return raw
+
+
+def tiny_mnist(n: int = 256, seed: int = 0, device: str = "cpu", test: int | None = None) -> MNIST:
+    """n random 784-pixel images whose label is a function of the pixels (so learnable); the first `test`
+    (default a quarter) are reused as the test set."""
+    images = torch.randn(n, 784, generator=torch.Generator().manual_seed(seed))
+    labels = images[:, :10].argmax(dim=1)
+    images, labels, test = images.to(device), labels.to(device), n // 4 if test is None else test
+    return MNIST(images, labels, images[:test], labels[:test], 0.0, 1.0)

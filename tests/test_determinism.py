@@ -15,6 +15,7 @@ from core import MLPConfig, SensingConfig, build_mlp, make_sensing_problem, run,
 from core import _mlp_step
 from core._mlp import _batch_order
 from core._mnist import MNIST
+from tests._fake_mnist import tiny_mnist
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL_MLP = MLPConfig(hidden_sizes=(64, 32), epochs=2, batch_size=128, lr=0.05, seed=7, init_batches=3)
@@ -27,10 +28,7 @@ STREAMS = ("mlp-weights", "mlp-probe-batches", "mlp-batch-order", "sensing-probl
 
 def synthetic_mnist(n=1536, seed=0) -> MNIST:
     """Learnable stand-in data, large enough that the matrix products split across threads."""
-    g = torch.Generator().manual_seed(seed)
-    images = torch.randn(n, 784, generator=g)
-    labels = images[:, :10].argmax(dim=1)
-    return MNIST(images, labels, images[:512], labels[:512], 0.0, 1.0)
+    return tiny_mnist(n, seed, test=512)
 
 
 def run_small(mlp=SMALL_MLP, sensing=SMALL_SENSING):

@@ -8,7 +8,8 @@ from torch.nn import functional as F
 
 from core import MLPConfig, build_mlp, layer_gradient_norms, parameter_count, sgd_step, train_mlp
 from core import _mlp_step
-from core._mnist import MNIST
+
+from tests._fake_mnist import tiny_mnist
 
 
 def test_default_mlp_has_134400_parameters():
@@ -65,15 +66,8 @@ def test_bad_config_raises_clear_error(kwargs, message):
         MLPConfig(**kwargs)
 
 
-def _tiny_mnist(n=512, seed=0) -> MNIST:
-    g = torch.Generator().manual_seed(seed)
-    images = torch.randn(n, 784, generator=g)
-    labels = (images[:, :10].argmax(dim=1))  # learnable: the label is a function of the pixels
-    return MNIST(images, labels, images[:128], labels[:128], 0.0, 1.0)
-
-
 def test_training_records_every_epoch_and_is_deterministic():
-    data = _tiny_mnist()
+    data = tiny_mnist(512)
     config = MLPConfig(hidden_sizes=(16, 16), epochs=3, batch_size=64, lr=0.05, seed=4)
     a, b = train_mlp(config, data), train_mlp(config, data)
     assert a.grad_norms.shape == (3, 3) and a.train_nll.shape == a.test_accuracy.shape == (3,)
@@ -96,9 +90,7 @@ def test_training_update_is_torch_optim_sgd_bitwise(path, hidden, monkeypatch):
     if path == "torch":
         monkeypatch.setattr(_mlp_step, "AVAILABLE", False)
     device = "cuda" if path == "cuda" else "cpu"
-    tiny = _tiny_mnist()
-    data = MNIST(*(t.to(device) for t in (tiny.train_images, tiny.train_labels, tiny.test_images, tiny.test_labels)),
-                 tiny.mean, tiny.std)
+    data = tiny_mnist(512, device=device)
     ours, plain, oracle = (build_mlp(hidden, seed=3).to(device) for _ in range(3))
     optimizer = torch.optim.SGD(oracle.parameters(), lr=0.05)
     weights, plain_weights = list(ours.parameters()), list(plain.parameters())
@@ -130,7 +122,7 @@ def test_training_update_is_torch_optim_sgd_bitwise(path, hidden, monkeypatch):
 def test_training_without_numba_warns_and_records_the_same_history(monkeypatch):
     if not _mlp_step.AVAILABLE:
         pytest.skip("numba is not installed: there is no compiled path to compare with")
-    data = _tiny_mnist()
+    data = tiny_mnist(512)
     config = MLPConfig(hidden_sizes=(16, 16), epochs=2, batch_size=64, lr=0.05, seed=4)
     compiled = train_mlp(config, data)
     monkeypatch.setattr(_mlp_step, "AVAILABLE", False)

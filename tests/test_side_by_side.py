@@ -1,8 +1,8 @@
 """Experiments computed side by side (core.compute_concurrently) and the claims' choice of which to compute ahead."""
 
 import functools
-import signal
 import json
+import signal
 import subprocess
 import sys
 import threading
@@ -13,15 +13,10 @@ import pytest
 import torch
 
 from core import MLPConfig, SensingConfig, claim_experiments, compute_concurrently, estimated_seconds, run
-from core._mnist import MNIST
+
+from tests._fake_mnist import tiny_mnist
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _tiny_mnist(n=256) -> MNIST:
-    images = torch.randn(n, 784, generator=torch.Generator().manual_seed(0))
-    labels = images[:, :10].argmax(dim=1)
-    return MNIST(images, labels, images[:64], labels[:64], 0.0, 1.0)
 
 
 def _same(a, b) -> bool:
@@ -40,7 +35,7 @@ def _same(a, b) -> bool:
 def test_side_by_side_results_are_bitwise_those_of_one_at_a_time_on_one_thread():
     """Each job's result does not depend on what runs beside it: the same bits as alone on one thread. The sensing
     sweeps are also those of the default thread count (their pass is thread-count independent)."""
-    data = _tiny_mnist()
+    data = tiny_mnist()
     configs = {"sweep-a": SensingConfig(d=8, r=2, m=100, alphas=(1e-3, 0.1), steps=60, seed=1),
                "sweep-b": SensingConfig(d=9, r=1, m=90, alphas=(1e-2,), steps=50, seed=2),
                "mlp": MLPConfig(hidden_sizes=(16, 16), epochs=2, batch_size=64, lr=0.05, seed=3)}

@@ -20,6 +20,8 @@ from core import (
 from core._mlp import INITS, MLPDivergenceError
 from core._mnist import MNIST
 
+from tests._fake_mnist import tiny_mnist
+
 # No example database: the tests write nothing into the checkout.
 FAST = settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -278,15 +280,8 @@ def test_gradient_descent_rejects_bad_arguments(field, value):
 
 # --- MLP data and divergence -----------------------------------------------------------------------------
 
-def _tiny_mnist(n=256, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    images = torch.randn(n, 784, generator=g)
-    labels = images[:, :10].argmax(dim=1)
-    return MNIST(images, labels, images[:64], labels[:64], 0.0, 1.0)
-
-
 def _poisoned(kind):
-    data = _tiny_mnist()
+    data = tiny_mnist()
     images, labels = data.train_images.clone(), data.train_labels.clone()
     if kind == "nan pixel":
         images[17, 300] = math.nan
@@ -315,22 +310,22 @@ def test_poisoned_training_data_is_rejected_before_training(kind, message):
 
 def test_training_on_another_device_than_the_data_is_rejected():
     with pytest.raises(ValueError, match="data is on cpu but training was asked for on meta"):
-        train_mlp(MLPConfig(hidden_sizes=(8,), epochs=1, batch_size=32), _tiny_mnist(), device="meta")
+        train_mlp(MLPConfig(hidden_sizes=(8,), epochs=1, batch_size=32), tiny_mnist(), device="meta")
 
 
 def test_batch_larger_than_the_data_is_rejected():
     with pytest.raises(ValueError, match="batch_size 512 exceeds the 256 training samples"):
-        train_mlp(MLPConfig(hidden_sizes=(8,), epochs=1, batch_size=512), _tiny_mnist())
+        train_mlp(MLPConfig(hidden_sizes=(8,), epochs=1, batch_size=512), tiny_mnist())
 
 
 def test_mlp_nan_loss_stops_with_the_run_epoch_batch_and_value():
     config = MLPConfig(hidden_sizes=(16, 16), epochs=3, batch_size=32, lr=1e6)
     with pytest.raises(MLPDivergenceError, match=r"run 'mlp \[16, 16\] init=pytorch lr=1e\+06 seed 0' at epoch 1, "
                                                  r"batch \d+: loss=(nan|inf)") as caught:
-        train_mlp(config, _tiny_mnist())
+        train_mlp(config, tiny_mnist())
     assert caught.value.epoch == 1 and 1 <= caught.value.batch <= 8 and not math.isfinite(caught.value.loss)
 
 
 def test_a_stable_learning_rate_trains_without_divergence_error():
-    history = train_mlp(MLPConfig(hidden_sizes=(16, 16), epochs=2, batch_size=32, lr=0.05), _tiny_mnist())
+    history = train_mlp(MLPConfig(hidden_sizes=(16, 16), epochs=2, batch_size=32, lr=0.05), tiny_mnist())
     assert torch.isfinite(history.train_nll).all()
