@@ -88,7 +88,8 @@ def test_k4_by_experiment(benchmark, pytestconfig):
     parts = []
     for name, p in sorted(computed.items(), key=lambda item: -item[1]["compute_seconds"]):
         # Each floor on the threads its experiment had: one each when the run computed them side by side.
-        threads, default = p.get("torch_threads") or torch.get_num_threads(), torch.get_num_threads()
+        default = torch.get_num_threads()
+        threads = p.get("torch_threads") or default
         torch.set_num_threads(threads)
         try:
             floor, what = experiment_floor_s(configs[name], mnist, bare)
