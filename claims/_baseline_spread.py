@@ -4,6 +4,11 @@
     python -m claims._baseline_spread run --threads 2 --out b.pkl      (same with 2; or under another torch)
     python -m claims._baseline_spread compare a.pkl b.pkl [c.pkl ...]   (spread of every column against a.pkl)
 
+Since core.run trains the MNIST experiments on one torch thread whatever the caller's count
+(core.experiment_threads), `--threads` now reaches only the sensing runs, whose pass is bitwise the same on any
+count. The MLP's T spreads in test_baselines.py were measured before that (train_mlp on 1 against 2 threads),
+and still bound a rounding change.
+
 `run` computes the seed-0 experiments through core.run (no pytest) and stores the tables of
 claims._baseline_tables with the torch version and thread count. `compare` prints, per column, the largest
 absolute and relative difference from the first file, and the number of differing entries.

@@ -17,7 +17,7 @@ import torch
 
 from claims._figure_policy import BASELINE_DEVICE, BASELINE_SEED
 from core import (ResultCache, SensingConfig, cached_run, claim_experiments, compute_concurrently, estimated_seconds,
-                  load_mnist, progress_bar, source_fingerprint)
+                  experiment_threads, load_mnist, progress_bar, source_fingerprint)
 
 EXPERIMENT_PROPERTY = "experiment"
 
@@ -53,8 +53,8 @@ class ExperimentResults:
         except Exception as err:  # noqa: BLE001 - kept and re-raised by get() for every request
             return False, err, {"name": name, "failed": f"{type(err).__name__}: {err}"}
         provenance = {"name": name, "loaded": info.loaded, "compute_seconds": round(info.compute_seconds, 2)}
-        if not info.loaded:  # the thread count moves the float32 MLP by rounding: say what computed it
-            provenance["torch_threads"] = torch.get_num_threads()
+        if not info.loaded:  # say what computed it (core.experiment_threads: 1 for the float32 MLPs)
+            provenance["torch_threads"] = experiment_threads(config, self.device) or torch.get_num_threads()
             provenance["side_by_side"] = side_by_side
         return True, result, provenance
 

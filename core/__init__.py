@@ -14,6 +14,7 @@ from ._experiments import (
     cached_run,
     claim_experiments,
     experiment_spec,
+    experiment_threads,
     resolve_device,
     run,
 )
@@ -73,6 +74,7 @@ __all__ = [
     "compute_concurrently",
     "estimated_seconds",
     "experiment_spec",
+    "experiment_threads",
     "progress_bar",
     "BACKEND_ENV",
     "resolve_backend",

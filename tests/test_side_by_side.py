@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from core import MLPConfig, SensingConfig, claim_experiments, compute_concurrently, estimated_seconds, run
+from core import (DepthProbeConfig, MLPConfig, SensingConfig, claim_experiments, compute_concurrently, estimated_seconds,
+                  experiment_threads, run)
 
 from tests._fake_mnist import tiny_mnist
 
@@ -53,6 +54,26 @@ def test_side_by_side_results_are_bitwise_those_of_one_at_a_time_on_one_thread()
         assert _same(side_by_side[name], alone[name]), name
     for name in default:
         assert _same(side_by_side[name], default[name]), name
+
+
+def test_mnist_experiments_compute_on_one_thread_whatever_the_callers_count():
+    """The float32 MLP's bits depend on torch's thread count, which the cache key does not name: run() trains it on
+    one thread from any caller (the command line, an on-demand claim, an xdist worker) and restores the count."""
+    seen = []
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        run(MLPConfig(hidden_sizes=(8,), epochs=2, batch_size=64, seed=0), data=tiny_mnist(),
+            progress=lambda done, total: seen.append(torch.get_num_threads()))
+        after = torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
+    assert seen and set(seen) == {1}, seen
+    assert after == 2
+    assert experiment_threads(DepthProbeConfig(), "cpu") == 1
+    # The sensing pass is bitwise the same on any count, and a GPU run does not compute on CPU threads.
+    assert experiment_threads(SensingConfig(), "cpu") is None
+    assert experiment_threads(MLPConfig(), "cuda") is None
 
 
 def test_a_failing_job_is_returned_and_the_others_finish():
