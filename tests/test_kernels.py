@@ -39,21 +39,22 @@ def test_numba_pass_matches_torch(m, d, runs, storage):
     assert torch.equal(adjoint, adjoint.mT)
 
 
-def _trajectory():
+def _trajectory(runs):
     problem = make_sensing_problem(d=20, r=2, m=3 * _kernels.CHUNK_ROWS + 17, seed=5)
-    U0 = 1e-2 * torch.randn(3, 20, 20, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    U0 = 1e-2 * torch.randn(runs, 20, 20, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     return gradient_descent(problem, U0, steps=30, backend="numba")
 
 
 @needs_numba
-def test_numba_trajectory_is_bitwise_identical_on_one_and_two_threads(monkeypatch):
+@pytest.mark.parametrize("runs", [3, 6])  # 6: the C tile where it is built (tests/test_native_pass.py)
+def test_numba_trajectory_is_bitwise_identical_on_one_and_two_threads(monkeypatch, runs):
     monkeypatch.setattr(_kernels, "MIN_WORK_FOR_THREADS", 0)  # this small problem would stay on one thread
     torch_threads = torch.get_num_threads()
     traces = []
     try:
         for threads in (1, 2):
             torch.set_num_threads(threads)  # the fused pass uses as many threads as torch had
-            traces.append(_trajectory())
+            traces.append(_trajectory(runs))
     finally:
         torch.set_num_threads(torch_threads)
     for field in ("loss", "distance", "singular_values", "final_u"):
@@ -209,7 +210,7 @@ def test_a_small_pass_stays_on_the_calling_thread(monkeypatch):
 
 def test_gradient_descent_restores_torch_threads():
     before = torch.get_num_threads()
-    _trajectory()
+    _trajectory(runs=3)
     assert torch.get_num_threads() == before
 
 
