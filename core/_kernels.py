@@ -229,13 +229,14 @@ def fused_residual_adjoint(A: np.ndarray, Xp: np.ndarray, y: np.ndarray, rows: n
 def _chunk_range(A, Xp, y, partial, residual):
     """chunk_range(first, stop): the partial sums and residuals of chunks [first, stop), by the C tile for six
     runs on a float64 operator where it is built (core/_native_pass.py; bitwise the same), else by numba."""
-    native = _native_pass.library() if Xp.shape[0] == _native_pass.RUNS and A.dtype == np.float64 else None
+    m, P = A.shape
+    # Raw pointers below: only the layout the C tile was written for goes there.
+    fits = (Xp.shape == (_native_pass.RUNS, P) and y.shape == (m,) and residual.shape == Xp.shape[:1] + (m,)
+            and partial.shape[1:] == Xp.shape and partial.shape[0] * CHUNK_ROWS >= m
+            and all(a.dtype == np.float64 and a.flags.c_contiguous for a in (A, Xp, y, partial, residual)))
+    native = _native_pass.library() if fits else None
     if native is None:
         return lambda first, stop: _chunk_partials(A, Xp, y, partial, residual, first, stop)
-    for array in (A, Xp, y, partial, residual):  # raw pointers below: the layout must be the expected one
-        if array.dtype != np.float64 or not array.flags.c_contiguous:
-            raise ValueError("the C tile takes C-contiguous float64 arrays")
-    m, P = A.shape
     pointers = A.ctypes.data, Xp.ctypes.data, y.ctypes.data
     row_of_partials, out = partial.strides[0], residual.ctypes.data
     base = partial.ctypes.data

@@ -16,16 +16,28 @@ def _c_tile_or_skip():
         pytest.skip(f"the C tile is not built here: {_native_pass.unavailable_reason()}")
 
 
-def _pass(operator, Xp, y, native: bool, monkeypatch, threads=1):
-    monkeypatch.setenv(_native_pass.DISABLE_ENV, "1" if native else "0")
-    return operator.residual_and_adjoint(Xp, y, backend="numba", threads=threads)
+def _pass(operator, Xp, y, built, monkeypatch, threads=1):
+    """The fused pass with the built C tile (counting its calls), or with the numba tile if `built` is None."""
+    native = built is not None
+
+    class Counting:
+        calls = 0
+
+        def fused_pass_chunk(self, *args):
+            Counting.calls += 1
+            return built.fused_pass_chunk(*args)
+
+    monkeypatch.setattr(_native_pass, "library", Counting if native else (lambda: None))
+    out = operator.residual_and_adjoint(Xp, y, backend="numba", threads=threads)
+    assert Counting.calls == (-(-operator.m // _kernels.CHUNK_ROWS) if native else 0)
+    return out
 
 
 @needs_numba
 # Packed widths P = 6 .. 210 cover every remainder mod 8 (the C loop steps 8 columns, numba's 4); row counts
 # cover partial tiles, partial chunks and one row.
 @pytest.mark.parametrize("m, d", [(1, 3), (5, 4), (7, 5), (257, 6), (300, 9), (2 * _kernels.CHUNK_ROWS + 3, 11),
-                                  (259, 15), (1030, 20), (6, 8), (41, 13), (17, 23)])
+                                  (259, 15), (1030, 20), (6, 8), (41, 13), (17, 23), (33, 17)])
 def test_c_tile_is_bitwise_the_numba_tile(m, d, monkeypatch):
     _c_tile_or_skip()
     generator = torch.Generator().manual_seed(m * 100 + d)
@@ -34,9 +46,10 @@ def test_c_tile_is_bitwise_the_numba_tile(m, d, monkeypatch):
     Xp = torch.randn(_native_pass.RUNS, P, generator=generator, dtype=torch.float64)
     y = torch.randn(m, generator=generator, dtype=torch.float64)
     monkeypatch.setattr(_kernels, "MIN_WORK_FOR_THREADS", 0)
+    built = _native_pass.library()
     for threads in (1, 2):
-        c_residual, c_adjoint = _pass(operator, Xp, y, True, monkeypatch, threads)
-        residual, adjoint = _pass(operator, Xp, y, False, monkeypatch, threads)
+        c_residual, c_adjoint = _pass(operator, Xp, y, built, monkeypatch, threads)
+        residual, adjoint = _pass(operator, Xp, y, None, monkeypatch, threads)
         assert torch.equal(c_residual, residual) and torch.equal(c_adjoint, adjoint), threads
     plain_residual, plain_adjoint = operator.residual_and_adjoint(Xp, y, backend="torch")
     torch.testing.assert_close(c_residual, plain_residual, rtol=1e-12, atol=1e-12)
