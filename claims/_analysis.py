@@ -10,12 +10,19 @@ from claims._plugin import Bound
 
 
 def line_fit(x, y) -> tuple[float, float]:
-    """Least-squares slope of y against x, and the fit's R^2."""
-    x, y = torch.as_tensor(x, dtype=torch.float64), torch.as_tensor(y, dtype=torch.float64)
-    design = torch.stack([x, torch.ones_like(x)], dim=1)
-    coef = torch.linalg.lstsq(design, y[:, None]).solution[:, 0]
-    residual = y - design @ coef
-    return coef[0].item(), (1 - residual.square().sum() / (y - y.mean()).square().sum()).item()
+    """Least-squares slope of y against x, and the fit's R^2.
+
+    The centered normal equation with exactly rounded sums (math.fsum), not LAPACK: MKL's least squares gave
+    8.0 in one process and 8.000000000000002 in another for the same three points (its results depend on
+    where the data lands in memory), and the claims report and the baselines want one value per input.
+    """
+    xs = torch.as_tensor(x, dtype=torch.float64).tolist()
+    ys = torch.as_tensor(y, dtype=torch.float64).tolist()
+    x_mean, y_mean = math.fsum(xs) / len(xs), math.fsum(ys) / len(ys)
+    dx, dy = [v - x_mean for v in xs], [v - y_mean for v in ys]
+    slope = math.fsum(a * b for a, b in zip(dx, dy)) / math.fsum(a * a for a in dx)
+    unexplained = math.fsum((b - slope * a) ** 2 for a, b in zip(dx, dy))
+    return slope, 1 - unexplained / math.fsum(b * b for b in dy)
 
 
 def loglog_slope(x, y) -> float:

@@ -191,3 +191,17 @@ def test_only_an_explicit_regeneration_creates_a_missing_baseline(project):
     assert outcomes["test_figure_missing"][0] == "skipped"
     assert png_problem(claims / "baseline" / "figure_missing.png") is None
     assert _pytest(project, "-k", "figure_missing")["test_figure_missing"] == ("passed", "")
+
+
+def test_a_float_column_landing_on_an_integer_is_compared_with_its_tolerance(tmp_path):
+    """pytest-regressions would read 8.0 back as the integer 8 and compare it exactly with a stored
+    8.0000000000000018; check_baseline compares such columns itself, with the column's tolerance."""
+    from claims.test_baselines import _checked_integral_floats
+
+    path = tmp_path / "table.csv"
+    path.write_text(",slope,rate\n0,8.0000000000000018,0.25\n")
+    tolerances = {"slope": {"rtol": 1e-12, "atol": 0.0}, "rate": {"rtol": 1e-12, "atol": 0.0}}
+    rest = _checked_integral_floats(path, {"slope": np.array([8.0]), "rate": np.array([0.25])}, tolerances)
+    assert list(rest) == ["rate"]  # the integral one was checked here; the other goes to num_regression
+    with pytest.raises(pytest.fail.Exception, match=r"table.csv, column slope: obtained \[9.0\]"):
+        _checked_integral_floats(path, {"slope": np.array([9.0])}, tolerances)

@@ -223,3 +223,24 @@ def test_unusable_report_path_is_a_usage_error_before_the_run(pytester):
     result = pytester.runpytest("-p", "pytest_claims", f"--claims-report={blocker}/sub/r.json")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"*--claims-report {blocker}/sub/r.json: not writable*"])
+
+
+def test_line_fit_is_exact_on_linear_points_and_agrees_with_numpy_elsewhere():
+    """The claims' line fits: exactly rounded sums give the exact slope of exactly linear points (MKL's least
+    squares gave 8.0 or 8.000000000000002 by process), and numpy's polyfit is the oracle on noisy ones."""
+    import math
+
+    import numpy as np
+
+    from claims._analysis import line_fit
+
+    decades = [math.log10(1 / a) for a in (1e-5, 1e-4, 1e-3)]
+    assert line_fit(decades, [31, 23, 15]) == (8.0, 1.0)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(40)
+    y = 3 * x + 0.5 + 0.1 * rng.standard_normal(40)
+    slope, r2 = line_fit(x, y)
+    expected_slope, intercept = np.polyfit(x, y, 1)
+    assert slope == pytest.approx(expected_slope, rel=1e-12)
+    assert r2 == pytest.approx(1 - np.sum((y - expected_slope * x - intercept) ** 2) / np.sum((y - y.mean()) ** 2),
+                               rel=1e-12)
