@@ -56,8 +56,12 @@ def build(compiler: str | None = None, directory: Path | None = None) -> tuple[c
         target = _compiled(compiler, Path(tempfile.mkdtemp(prefix="fused-pass-")), key)
     if isinstance(target, str):
         return None, target
-    library = ctypes.CDLL(str(target))
-    if not library.fused_pass_supported():
+    try:
+        library = ctypes.CDLL(str(target))
+        supported = library.fused_pass_supported()
+    except (OSError, AttributeError) as err:  # a damaged file in the cache, say: delete it to rebuild
+        return None, f"could not load {target}: {err}"
+    if not supported:
         return None, "this CPU lacks AVX-512VL or FMA, which the C tile needs for its 32 vector registers"
     library.fused_pass_chunk.argtypes = [ctypes.c_void_p] * 5 + [ctypes.c_int64] * 4
     library.fused_pass_chunk.restype = None
@@ -77,6 +81,7 @@ def _compiled(compiler: str, directory: Path, key: str) -> Path | str:
             done = subprocess.run([compiler, *_FLAGS, "-o", str(partial), str(SOURCE)], capture_output=True,
                                   text=True, timeout=300)
         except (OSError, subprocess.TimeoutExpired) as err:
+            partial.unlink(missing_ok=True)
             return f"{compiler} could not build {SOURCE.name}: {err}"
         if done.returncode != 0:
             partial.unlink(missing_ok=True)

@@ -95,3 +95,14 @@ def test_turned_off_the_pass_runs_the_numba_tile_and_says_why(monkeypatch):
     plain_residual, plain_adjoint = operator.residual_and_adjoint(Xp, y, backend="torch")
     torch.testing.assert_close(residual, plain_residual, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(adjoint, plain_adjoint, rtol=1e-12, atol=1e-12)
+
+
+def test_a_damaged_build_in_the_cache_is_named_not_loaded(tmp_path):
+    _c_tile_or_skip()
+    _native_pass.build(directory=tmp_path / "good")
+    built = next(p for p in (tmp_path / "good").iterdir() if p.suffix == ".so")
+    damaged = tmp_path / "damaged" / built.name  # a copy under the name a build looks for, never loaded before
+    damaged.parent.mkdir()
+    damaged.write_bytes(b"not a shared library")
+    library, reason = _native_pass.build(directory=damaged.parent)
+    assert library is None and str(damaged) in reason
