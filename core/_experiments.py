@@ -212,8 +212,8 @@ def experiment_threads(config, device="cpu") -> int | None:
 
     The float32 MLP's sums, and so its bits, depend on the thread count (train NLL 5.7e-4 apart on 1 and 2
     threads after 40 epochs), while the cache key does not name it. On one thread everywhere, the command line,
-    a serial or xdist `pytest claims` and experiments computed side by side all store the same values, those
-    the numeric baselines were recorded with. The sensing pass is bitwise the same on any count and keeps them.
+    a serial or xdist `pytest claims` and experiments computed side by side all store one set of values, on the
+    thread count the numeric baselines were recorded with. The sensing pass is bitwise the same on any count.
     """
     mnist = isinstance(config, (MLPConfig, DepthProbeConfig))
     return 1 if mnist and torch.device(device).type == "cpu" else None
