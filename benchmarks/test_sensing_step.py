@@ -14,10 +14,11 @@ from .conftest import DEVICES, gemm_anchor_s, median_seconds, read_floor_s, reco
 D, R, M = 100, 5, 5000
 #: steps per timed call, by device; the call also makes the final forward pass, so it reads the operator
 #: STEPS + 1 times. They amortize a call's one-time setup (initial iterates, step sizes) as the claims'
-#: 600-3000-step runs do: on CPU thirty (setup ~7 ms, over ten it added 0.6 ms, 9% of the floor, to every
-#: step); on a GPU, where a step is 0.1-0.25 ms and the setup (a graph capture, pinned buffers) 6-9 ms
-#: (H200), the 5dr sweep's 3000. Each row records that setup as `setup_s`: a call of zero steps.
-STEPS_BY_DEVICE = {"cpu": 30, "cuda": 3000}
+#: 600-3000-step runs do: on CPU a hundred (the sweep's setup, 5-7 ms beyond its first pass, added 0.6 ms a
+#: step over ten steps and 0.2 ms, 3% of the floor, over thirty; over a hundred 0.06 ms); on a GPU, where a
+#: step is 0.1-0.25 ms and the setup (a graph capture, pinned buffers) 6-9 ms (H200), the 5dr sweep's 3000.
+#: Each row records that setup as `setup_s`: a call of zero steps.
+STEPS_BY_DEVICE = {"cpu": 100, "cuda": 3000}
 ROUNDS = 5
 
 
