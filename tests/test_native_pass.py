@@ -1,5 +1,6 @@
 """The C tile of the fused CPU pass (core/_fused_pass.c): bitwise the numba tile, and a stated fallback."""
 
+import platform
 import stat
 
 import pytest
@@ -62,7 +63,7 @@ def test_a_missing_compiler_is_named(tmp_path):
 
 
 def test_a_failing_compiler_leaves_nothing_behind_and_its_message_is_kept(tmp_path):
-    if _native_pass.platform.machine().lower() not in ("x86_64", "amd64"):
+    if platform.machine().lower() not in ("x86_64", "amd64"):
         pytest.skip("the C tile is built only on x86-64")
     compiler = tmp_path / "broken-cc"
     compiler.write_text("#!/bin/sh\necho 'fused_pass.c:1: error: something broke' >&2\nexit 3\n")
