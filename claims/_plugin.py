@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from core import resolve_device
+from core._provenance import kernel_path, machine
 
 # pytest skips a plugin already registered under this name, which is also its entry point's name.
 pytest_plugins = ["pytest_claims"]
@@ -139,10 +140,12 @@ def pytest_configure(config):
 # optionalhook: with the generic plugin blocked (-p no:pytest_claims) nobody asks for these fields.
 @pytest.hookimpl(optionalhook=True)
 def pytest_claims_environment(config) -> dict:
-    """Versions and settings of this project that a claim's verdict depends on."""
+    """Versions and settings of this project that a claim's verdict depends on, and the machine (core.machine):
+    a value that moved between two reports is then read beside what changed (core.compare_reports)."""
     import numpy
     import torchvision
 
+    device = config.stash[_DEVICE]
     return {"torch": torch.__version__, "torchvision": torchvision.__version__, "numpy": numpy.__version__,
-            "device": str(config.stash[_DEVICE]), "seed": config.getoption("seed"),
-            "experiments": config.stash[_LOG].experiments}
+            "device": str(device), "seed": config.getoption("seed"),
+            "experiments": config.stash[_LOG].experiments, "kernel_path": kernel_path(device), "machine": machine()}

@@ -46,6 +46,7 @@ from ._mnist import (
 )
 from ._progress import progress_bar
 from ._predictions import initial_growth_spectrum, local_contraction_rate, local_hessian_eigenvalues
+from ._provenance import bits_fingerprint, machine
 from ._seeds import seeded_generator
 from ._descent import (
     AlphaSweepResult,
@@ -95,6 +96,8 @@ __all__ = [
     "local_contraction_rate",
     "local_hessian_eigenvalues",
     "seeded_generator",
+    "bits_fingerprint",
+    "machine",
     "INITS",
     "MLPConfig",
     "LayerBalance",

@@ -60,12 +60,14 @@ def _canonical(spec: dict) -> str:
 
 
 def source_fingerprint(package_dir: str | os.PathLike | None = None) -> str:
-    """SHA-256 over the sorted ``*.py`` and ``*.c`` sources of the core package, so any code change invalidates
-    entries."""
+    """SHA-256 over the sorted ``*.py`` sources of the core package, so any code change invalidates entries.
+
+    The package's code is all Python (numba and Triton compile it); what it compiles to on a given machine is
+    keyed separately, by core.bits_fingerprint in the experiment spec.
+    """
     root = Path(package_dir) if package_dir is not None else Path(__file__).resolve().parent
     digest = hashlib.sha256()
-    sources = [*root.rglob("*.py"), *root.rglob("*.c")]
-    for path in sorted(sources, key=lambda p: p.relative_to(root).as_posix()):
+    for path in sorted(root.rglob("*.py"), key=lambda p: p.relative_to(root).as_posix()):
         content = path.read_bytes()
         # Name and length delimit each file, so moving a line between files changes the hash.
         digest.update(f"{path.relative_to(root).as_posix()}\0{len(content)}\0".encode())

@@ -17,6 +17,7 @@ from ._convex import NuclearNormSolution, min_nuclear_norm_interpolant
 from ._mlp import INITS, MLPConfig, build_mlp, initial_gradient_norms, train_mlp
 from ._mnist import MNIST, load_mnist
 from ._predictions import initial_growth_spectrum, local_contraction_rate
+from ._provenance import bits_fingerprint
 from ._descent import AlphaSweepResult, _torch_threads, alpha_sweep
 from ._sensing import make_sensing_problem
 
@@ -220,10 +221,16 @@ def experiment_threads(config, device="cpu") -> int | None:
 
 
 def experiment_spec(config, device, fingerprint: str | None = None) -> dict:
-    """Everything a result depends on, as plain data: the cache key of `config` run on `device`."""
+    """Everything a result depends on, as plain data: the cache key of `config` run on `device`.
+
+    "machine" is core.bits_fingerprint: the CPU, the code paths torch, MKL and numba take on it (and the
+    variables that override them), the sensing pass, and on CUDA the GPU, so that a run under another CPU,
+    real or emulated, computes its own result instead of loading another machine's bits.
+    """
+    dtype = _DTYPES.get(getattr(config, "dtype", None), torch.float64)
     return {"experiment": type(config).__name__, "config": dataclasses.asdict(config),
             "code": fingerprint or source_fingerprint(), "torch": torch.__version__, "numpy": numpy.__version__,
-            "device": str(torch.device(device))}
+            "device": str(torch.device(device)), "machine": bits_fingerprint(device, dtype)}
 
 
 def cached_run(config, device="cpu", cache: ResultCache | None = None, fingerprint: str | None = None,

@@ -15,6 +15,11 @@ warning sign) where it exceeds that quantity's tolerance:
   every trajectory to its own measured tolerance).
 
 Verdicts that differ between reports are highlighted too. A claim missing from a report shows as "absent".
+
+When the reports' environments differ, an "Environment" section follows the table: every environment field
+(flattened, e.g. ``machine.torch_cpu_capability``) whose value differs, side by side, so that a moved value is
+read beside what changed with it. Timings (``compute_seconds``), which differ on every run, are left out;
+a field a report lacks (an older report has no ``machine``) shows as "absent".
 """
 
 from __future__ import annotations
@@ -159,6 +164,27 @@ def table(reports: list[dict], labels: list[str], rtol: float = DEFAULT_RTOL) ->
             row.append(f"{tol:.3g}")
             lines.append("| " + " | ".join(row) + " |")
     lines += ["", f"{flagged} highlighted difference(s)."]
+    return "\n".join(lines) + "\n" + environment_section(reports, labels)
+
+
+def environment_differences(reports: list[dict]) -> list[tuple[str, list]]:
+    """(field, each report's value) for every flattened environment field that is not the same in all reports."""
+    flat = [{name: value for key, item in r["environment"].items() for name, value in _flatten(key, item)
+             if not name.endswith("compute_seconds")} for r in reports]
+    names = dict.fromkeys(name for fields in flat for name in fields)
+    rows = [(name, [fields.get(name, _MISSING) for fields in flat]) for name in names]
+    return [(name, values) for name, values in rows if any(v != values[0] for v in values[1:])]
+
+
+def environment_section(reports: list[dict], labels: list[str]) -> str:
+    """The markdown "Environment" section of the fields that differ; empty when the environments agree."""
+    rows = environment_differences(reports)
+    if not rows:
+        return ""
+    note = f"{len(rows)} environment field(s) differ between the reports; a value above may have moved with them."
+    lines = ["", "## Environment", "", note, "",
+             "| field | " + " | ".join(labels) + " |", "|" + "---|" * (len(labels) + 1)]
+    lines += ["| " + " | ".join([name] + [_fmt(v) for v in values]) + " |" for name, values in rows]
     return "\n".join(lines) + "\n"
 
 

@@ -81,7 +81,8 @@ def test_project_part_adds_its_options_and_environment(pytester):
     result.stdout.fnmatch_lines(["REGISTERED ['pytest_claims']", "claims: 1 passed"])
     environment = json.loads((pytester.path / "report.json").read_text())["environment"]
     assert list(environment) == ["python", "torch", "torchvision", "numpy", "device", "seed", "experiments",
-                                 "platform"]
+                                 "kernel_path", "machine", "platform"]
+    assert environment["kernel_path"] in ("numba", "torch") and environment["machine"]["isa_level"]
     assert (environment["device"], environment["seed"]) == ("cpu", 7)
 
 

@@ -115,3 +115,59 @@ def test_exact_mode_accepts_identical_reports_and_names_a_changed_value(tmp_path
     assert compare_reports.main([str(paths[0]), str(paths[1]), "--exact", "--out", str(tmp_path / "t.md")]) == 0
     assert compare_reports.differences(report, changed) == ["t.py::s1: p[1] 2.0 became 2.0000001"]
     assert compare_reports.main([str(paths[0]), str(paths[2]), "--exact", "--out", str(tmp_path / "t.md")]) == 1
+
+
+def _machine(capability="AVX2", **env):
+    return {"cpu_model": "AMD EPYC", "isa_level": "x86-64-v3", "torch_cpu_capability": capability,
+            "mkl_version": "2024.2", "numba_target_cpu": "znver3", "env": env, "gpu": None, "probe_errors": {}}
+
+
+def _environment_rows(text):
+    """The Environment section's rows (after its header), as lists of cells."""
+    if "## Environment" not in text:
+        return []
+    section = text.split("## Environment", 1)[1]
+    return [[c.strip() for c in row.strip("|").split("|")] for row in _rows(section)[1:]]
+
+
+def test_environment_fields_that_differ_are_shown_side_by_side(tmp_path):
+    """A moved value comes with what changed: the differing machine fields, flattened, one row each."""
+    a_report, b_report = _report("2.14.1", 0.98), _report("2.14.1", 0.96)
+    a_report["environment"].update(machine=_machine(), kernel_path="numba",
+                                   experiments={"mlp": {"loaded": False, "compute_seconds": 10.0}})
+    b_report["environment"].update(machine=_machine("DEFAULT", ATEN_CPU_CAPABILITY="default"), kernel_path="numba",
+                                   experiments={"mlp": {"loaded": False, "compute_seconds": 12.5}})
+    a, b = _write(tmp_path, "a.json", a_report), _write(tmp_path, "b.json", b_report)
+    out = tmp_path / "table.md"
+    assert compare_reports.main([str(a), str(b), "--out", str(out)]) == 0
+    text = out.read_text()
+    assert text.index("highlighted difference(s)") < text.index("## Environment")  # below the claims table
+    rows = _environment_rows(text)
+    assert rows == [["machine.torch_cpu_capability", "AVX2", "DEFAULT"],
+                    ["machine.env.ATEN_CPU_CAPABILITY", "absent", "default"]]
+    # identical fields (cpu model, kernel path, torch) and timings are not listed
+    assert not any(row[0] in ("machine.cpu_model", "kernel_path", "torch") or "compute_seconds" in row[0]
+                   for row in rows)
+
+
+def test_identical_environments_give_no_environment_section(tmp_path):
+    reports = [_report("2.14.1", 0.98), _report("2.14.1", 0.97)]
+    for report in reports:
+        report["environment"]["machine"] = _machine()
+    text = compare_reports.table(reports, ["a", "b"])
+    assert "## Environment" not in text and _environment_rows(text) == []
+    assert compare_reports.environment_differences(reports) == []
+
+
+def test_older_reports_without_machine_still_compare(tmp_path):
+    """A report from before the machine field compares as before; its missing fields read "absent"."""
+    old, new = _report("2.9.1", 0.98), _report("2.14.1", 0.98)
+    new["environment"]["machine"] = _machine()
+    paths = [_write(tmp_path, "old.json", old), _write(tmp_path, "new.json", new)]
+    out = tmp_path / "table.md"
+    assert compare_reports.main([str(p) for p in paths] + ["--out", str(out)]) == 0
+    rows = _environment_rows(out.read_text())
+    assert ["torch", "2.9.1", "2.14.1"] in rows
+    assert ["machine.torch_cpu_capability", "absent", "AVX2"] in rows
+    both_old = compare_reports.table([old, _report("2.14.1", 0.98)], ["a", "b"])
+    assert _environment_rows(both_old) == [["torch", "2.9.1", "2.14.1"]]
