@@ -35,7 +35,7 @@ def rows(data: dict) -> list[dict]:
             verdict = "reference"
         else:
             verdict = f"{PAST}: " + "; ".join(misses) if misses else "ok"
-        notes = [f"{key}={info[key]}" for key in ("backend", "tile", "storage", "runs") if key in info]
+        notes = [f"{key}={info[key]}" for key in ("backend", "storage", "runs") if key in info]
         if "per_step_s" in info:
             notes.append(f"per step {_seconds(info['per_step_s'])}")
         if info.get("pass_s") is not None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core import (PAPER_ALPHAS, BACKEND_ENV, NATIVE_PASS_ENV, alpha_sweep, fused_pass_tile, gradient_descent,
-                  make_sensing_problem, resolve_backend)
+from core import (PAPER_ALPHAS, BACKEND_ENV, alpha_sweep, gradient_descent, make_sensing_problem,
+                  resolve_backend)
 
 from .conftest import DEVICES, gemm_anchor_s, median_seconds, read_floor_s, record, synchronize
 
@@ -70,18 +70,12 @@ def test_k1_one_run_step(benchmark, problems, device, storage, backend):
            setup_s=setup)
 
 
-# "fused-numba-tile": the same pass with numba's six-run tile instead of the C one, timed in the same run.
-@pytest.mark.parametrize("backend", ["fused", "fused-numba-tile", "torch"])
+@pytest.mark.parametrize("backend", ["fused", "torch"])
 def test_k2_sweep_step(benchmark, problems, device, backend, monkeypatch):
     """K2: one step of the whole alpha sweep (5 alphas plus the exact run, one batch), float64 operator."""
     problem = problems[torch.float64]
-    chosen = resolve_backend(torch.device(device), torch.float64) if backend != "torch" else "torch"
-    if backend == "fused-numba-tile" and chosen != "numba":
-        pytest.skip(f"the numba tile is the CPU pass's; on {device} the pass is {chosen}")
+    chosen = resolve_backend(torch.device(device), torch.float64) if backend == "fused" else "torch"
     monkeypatch.setenv(BACKEND_ENV, chosen)  # alpha_sweep has no backend argument; the override reaches it
-    if backend == "fused-numba-tile":
-        monkeypatch.setenv(NATIVE_PASS_ENV, "0")
-    tile = fused_pass_tile() if chosen == "numba" else None
     floor = read_floor_s(problem.operator.packed)
     steps = STEPS_BY_DEVICE[device]
     _timed(benchmark, device, lambda: alpha_sweep(problem, PAPER_ALPHAS, steps))
@@ -96,7 +90,6 @@ def test_k2_sweep_step(benchmark, problems, device, backend, monkeypatch):
     alone = pass_seconds(problem, Xp, chosen, device)
     setup = median_seconds(lambda: alpha_sweep(problem, PAPER_ALPHAS, 0), device, repeats=3)
     record(benchmark, "K2", problem.operator.packed.nbytes, floor, per_call=steps + 1, backend=chosen,
-           **({"tile": tile} if tile else {}),
            runs=runs, steps=steps, per_step_s=benchmark.stats.stats.median / (steps + 1),
            has_target=backend == "fused", compute_anchor_s=compute, pass_s=alone, pass_ratio=alone / floor,
            setup_s=setup,

@@ -19,8 +19,6 @@ from ._experiments import (
     run,
 )
 from ._geometry import SensingThresholds, sensing_thresholds
-from ._native_pass import DISABLE_ENV as NATIVE_PASS_ENV
-from ._native_pass import fused_pass_tile
 from ._mlp import (
     INITS,
     LayerBalance,
@@ -80,8 +78,6 @@ __all__ = [
     "experiment_threads",
     "progress_bar",
     "BACKEND_ENV",
-    "NATIVE_PASS_ENV",
-    "fused_pass_tile",
     "resolve_backend",
     "DepthProbeConfig",
     "DepthProbeResult",

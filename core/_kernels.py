@@ -1,7 +1,6 @@
 """CPU fused sensing pass (numba): residuals and adjoint in one read of the packed operator.
 
-For the alpha sweep's six runs on a float64 operator, a C tile with the same sums (core/_native_pass.py)
-replaces the numba one where it can be built: bitwise the same results, sooner.
+The numba tiles below are the one CPU kernel of the pass, for any run count and storage dtype.
 """
 
 from __future__ import annotations
@@ -10,8 +9,6 @@ import itertools
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-
-from . import _native_pass
 
 try:
     from llvmlite import ir
@@ -196,11 +193,10 @@ def fused_residual_adjoint(A: np.ndarray, Xp: np.ndarray, y: np.ndarray, rows: n
     adjoint = np.empty((runs, d, d))
     chunks, P = work.partial.shape[0], work.partial.shape[2]
     workers = min(threads, chunks) if A.size * runs >= MIN_WORK_FOR_THREADS else 1
-    chunk_range = _chunk_range(A, Xp, y, work.partial, residual)
     if workers <= 1:
         if alongside is not None:
             alongside()
-        chunk_range(0, chunks)
+        _chunk_partials(A, Xp, y, work.partial, residual, 0, chunks)
         _reduce_unpack(work.partial, rows, cols, adjoint, 0, P)
         return residual, adjoint
     # Python threads running nogil numba code, not numba's OpenMP pool: a second OpenMP runtime next to
@@ -211,7 +207,7 @@ def fused_residual_adjoint(A: np.ndarray, Xp: np.ndarray, y: np.ndarray, rows: n
     def drain():
         c = next_chunk()
         while c < chunks:
-            chunk_range(c, c + 1)
+            _chunk_partials(A, Xp, y, work.partial, residual, c, c + 1)
             c = next_chunk()
 
     _run_on_workers(drain, workers, first=alongside)
@@ -224,29 +220,6 @@ def fused_residual_adjoint(A: np.ndarray, Xp: np.ndarray, y: np.ndarray, rows: n
 
     _run_on_workers(reduce_part, workers)
     return residual, adjoint
-
-
-def _chunk_range(A, Xp, y, partial, residual):
-    """chunk_range(first, stop): the partial sums and residuals of chunks [first, stop), by the C tile for six
-    runs on a float64 operator where it is built (core/_native_pass.py; bitwise the same), else by numba."""
-    m, P = A.shape
-    # Raw pointers below: only the layout the C tile was written for goes there.
-    fits = (Xp.shape == (_native_pass.RUNS, P) and y.shape == (m,) and residual.shape == Xp.shape[:1] + (m,)
-            and partial.shape[1:] == Xp.shape and partial.shape[0] * CHUNK_ROWS >= m
-            and all(a.dtype == np.float64 and a.flags.c_contiguous for a in (A, Xp, y, partial, residual)))
-    native = _native_pass.library() if fits else None
-    if native is None:
-        return lambda first, stop: _chunk_partials(A, Xp, y, partial, residual, first, stop)
-    pointers = A.ctypes.data, Xp.ctypes.data, y.ctypes.data
-    row_of_partials, out = partial.strides[0], residual.ctypes.data
-    base = partial.ctypes.data
-
-    def chunk_range(first, stop):
-        for c in range(first, stop):
-            # releases the GIL for the call, as numba's nogil tile does
-            native.fused_pass_chunk(*pointers, base + c * row_of_partials, out, m, P, c * CHUNK_ROWS,
-                                    min(m, (c + 1) * CHUNK_ROWS))
-    return chunk_range
 
 
 _POOL: ThreadPoolExecutor | None = None

@@ -46,7 +46,7 @@ def _trajectory(runs):
 
 
 @needs_numba
-@pytest.mark.parametrize("runs", [3, 6])  # 6: the C tile where it is built (tests/test_native_pass.py)
+@pytest.mark.parametrize("runs", [3, 6])  # 3: a 2-tile and a 1-tile; 6: one six-run tile, the alpha sweep's
 def test_numba_trajectory_is_bitwise_identical_on_one_and_two_threads(monkeypatch, runs):
     monkeypatch.setattr(_kernels, "MIN_WORK_FOR_THREADS", 0)  # this small problem would stay on one thread
     torch_threads = torch.get_num_threads()

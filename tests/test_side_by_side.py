@@ -37,7 +37,7 @@ def test_side_by_side_results_are_bitwise_those_of_one_at_a_time_on_one_thread()
     """Each job's result does not depend on what runs beside it: the same bits as alone on one thread. The sensing
     sweeps are also those of the default thread count (their pass is thread-count independent)."""
     data = tiny_mnist()
-    # Sweeps of six runs (the C tile where it is built, two at once) and of two (the numba tile).
+    # Sweeps of six runs (the six-run tile, two at once) and of two (the 2-tile).
     configs = {"sweep-a": SensingConfig(d=8, r=2, m=100, alphas=(1e-4, 1e-3, 1e-2, 0.05, 0.1), steps=60, seed=1),
                "sweep-b": SensingConfig(d=9, r=1, m=90, alphas=(1e-3, 3e-3, 1e-2, 0.03, 0.1), steps=50, seed=2),
                "sweep-c": SensingConfig(d=7, r=1, m=70, alphas=(1e-2,), steps=40, seed=4),
