@@ -67,6 +67,20 @@ def mlp_epochs(history) -> dict[str, np.ndarray]:
     return table
 
 
+def mlp_first_batches(history) -> dict[str, np.ndarray]:
+    """Per batch of the first FIRST_BATCHES of epoch 1: each layer's gradient norm and the batch loss.
+
+    Early in training, machines differ by float32 rounding only (~1e-7 relative); SGD amplifies that over the
+    epochs, so this is where a small change to the arithmetic is told apart from a machine's rounding.
+    """
+    rows = _np(history.first_batches)
+    layers = len(history.layer_names)
+    table = {"batch": np.arange(1, len(rows) + 1)}
+    table.update({f"grad_norm_l{k}": rows[:, k - 1] for k in range(1, layers + 1)})
+    table["loss"] = rows[:, layers]
+    return table
+
+
 def mlp_quantities(history) -> dict[str, np.ndarray]:
     """G1-G3 and P4 evidence, and the gradient norms at initialization, as one row."""
     from claims.test_gradient_norms import g1_g3_evidence, p4_evidence
@@ -82,16 +96,28 @@ def recorded_steps(steps: int) -> np.ndarray:
     return np.unique(np.r_[np.arange(0, steps + 1, STEP_STRIDE), steps])
 
 
+def x_star_fro(result) -> float:
+    return float(torch.linalg.matrix_norm(result.sweep.x_star.double().cpu()))
+
+
 def sensing_steps(result) -> dict[str, np.ndarray]:
-    """At the recorded steps, per alpha and for the exact run: distance, loss and top singular values."""
+    """At the recorded steps, per alpha and for the exact run: distance, loss and top singular values.
+
+    Distances and losses are stored clipped at their float64 floors (core.distance_floor, core.loss_floor):
+    the converged exact run's noise under the floor moves with the machine, and "at the floor" is the value.
+    """
+    from core import distance_floor, loss_floor
+
     sweep = result.sweep
     t = recorded_steps(result.config.steps)
+    fro = x_star_fro(result)
+    floors = distance_floor(fro), loss_floor(result.config.d, fro)
     table = {"step": t}
     runs = [(_alpha_label(a), sweep.alpha_trace(a), sweep.trace.singular_values.shape[-1]) for a in sweep.alphas]
     runs.append(("exact", sweep.exact_trace, result.config.r))  # the rest of its singular values are padding
     for label, trace, k_max in runs:
-        table[f"{label}_distance"] = _np(trace.distance[t])
-        table[f"{label}_loss"] = _np(trace.loss[t])
+        table[f"{label}_distance"] = np.maximum(_np(trace.distance[t]), floors[0])
+        table[f"{label}_loss"] = np.maximum(_np(trace.loss[t]), floors[1])
         table.update({f"{label}_sv{k}": _np(trace.singular_values[t, k - 1]) for k in range(1, k_max + 1)})
     return table
 
@@ -111,7 +137,8 @@ def sensing_escape_steps(result) -> dict[str, np.ndarray]:
         table["s5_escape_step"].append(-1 if step is None else step)  # -1: never escaped within T
         for k, t_k in enumerate(escape_steps(trace.singular_values, targets), start=1):
             table[f"p3_t{k}"].append(-1 if t_k is None else t_k)
-    return {k: np.asarray(v) for k, v in table.items()}
+    # floats, so that a step may move by its tolerance (num_regression compares integer columns exactly)
+    return {k: np.asarray(v, dtype=float) for k, v in table.items()}
 
 
 def sensing_quantities(result) -> dict[str, np.ndarray]:
@@ -127,9 +154,13 @@ def sensing_quantities(result) -> dict[str, np.ndarray]:
 
 
 def threshold_quantities(threshold_runs: dict) -> dict[str, np.ndarray]:
-    """P1 evidence, one row per m / (d r) of the uniqueness sweep."""
+    """P1 evidence, one row per m / (d r) of the uniqueness sweep.
+
+    The large-alpha loss reduction is stored clipped at its float64 floor (core.loss_ratio_floor): below
+    m_psd that run interpolates, and its final loss is rounding noise whose level moves with the machine.
+    """
     from claims.test_sensing_predictions import p1_evidence
-    from core import sensing_thresholds
+    from core import loss_ratio_floor, sensing_thresholds
 
     rows = []
     for m_per_dr, result in sorted(threshold_runs.items()):
@@ -137,6 +168,9 @@ def threshold_quantities(threshold_runs: dict) -> dict[str, np.ndarray]:
         m_psd = sensing_thresholds(config.d, config.r).psd_uniqueness
         row = {"m_per_dr": m_per_dr, "m": config.m, "below_m_psd": int(config.m < m_psd)}
         row.update({k: v for k, v in p1_evidence(result, m_psd).items() if k != "side"})
+        initial_loss = float(result.sweep.alpha_trace(max(result.sweep.alphas)).loss[0])
+        floor = loss_ratio_floor(config.d, x_star_fro(result), initial_loss)
+        row["large_alpha_loss_reduction"] = max(row["large_alpha_loss_reduction"], floor)
         rows.append(row)
     return {key: np.asarray([row[key] for row in rows]) for key in rows[0]}
 
@@ -157,6 +191,7 @@ def tables(results, experiments=("mlp", *SENSING_EXPERIMENTS, "threshold")) -> d
     for name in experiments:
         if name == "mlp":
             out["mlp_epochs"] = mlp_epochs(result_of(results, "mlp"))
+            out["mlp_first_batches"] = mlp_first_batches(result_of(results, "mlp"))
             out["mlp_quantities"] = mlp_quantities(result_of(results, "mlp"))
         elif name == "threshold":
             out["threshold_quantities"] = threshold_quantities(threshold_runs_of(results))

@@ -43,6 +43,10 @@ class ExperimentResults:
                 self._mnist = load_mnist(self.mnist_root, self.device)
         return self._mnist
 
+    def mnist(self):
+        """MNIST on the run's device, loaded once (for tests that train beside the named experiments)."""
+        return self._data()
+
     def _compute(self, name: str, progress=None, side_by_side: int = 1) -> tuple[bool, object, dict]:
         config = self.configs[name]
         try:

@@ -7,6 +7,7 @@ Regenerate the baselines (review the diff before committing) with
 import dataclasses
 from pathlib import Path
 
+import pytest
 from matplotlib.testing.compare import compare_images
 
 from claims._figure_policy import BASELINE_DIR, TOLERANCE, figure_test, render_png
@@ -17,6 +18,8 @@ from core.figures import (
     nll_figure,
     singular_value_figure,
 )
+
+pytestmark = pytest.mark.baseline  # the numeric-baseline tier (docs/verdicts.md)
 
 
 @figure_test("F1_nll")

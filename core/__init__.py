@@ -18,6 +18,7 @@ from ._experiments import (
     resolve_device,
     run,
 )
+from ._floors import EPS64, FLOOR_MARGIN, at_floor, distance_floor, loss_floor, loss_ratio_floor
 from ._geometry import SensingThresholds, sensing_thresholds
 from ._mlp import (
     INITS,
@@ -86,6 +87,12 @@ __all__ = [
     "claim_experiments",
     "resolve_device",
     "run",
+    "EPS64",
+    "FLOOR_MARGIN",
+    "at_floor",
+    "distance_floor",
+    "loss_floor",
+    "loss_ratio_floor",
     "SensingThresholds",
     "sensing_thresholds",
     "initial_growth_spectrum",

@@ -17,6 +17,9 @@ from ._seeds import seeded_generator
 INITS = ("pytorch", "he")
 #: batches between the checks for a non-finite training loss
 CHECK_EVERY = 25
+#: the first batches of epoch 1 whose gradient norms and losses are kept one by one: rounding differences
+#: between machines are still ~1e-7 relative there, before SGD amplifies them, so a baseline can pin them tightly
+FIRST_BATCHES = 20
 IN_FEATURES, CLASSES = 28 * 28, 10
 
 
@@ -166,6 +169,8 @@ class MLPHistory:
     test_nll: torch.Tensor  # (epochs,)
     test_accuracy: torch.Tensor  # (epochs,)
     balance: LayerBalance | None = None
+    #: (min(FIRST_BATCHES, batches), layers + 1): per batch of epoch 1, each layer's gradient norm, then the loss
+    first_batches: torch.Tensor | None = None
 
     @property
     def grad_rms(self) -> torch.Tensor:
@@ -263,6 +268,8 @@ def train_mlp(config: MLPConfig, data: MNIST, device: str | torch.device = "cpu"
                 _raise_if_diverged(record[checked:b + 1, -1], checked, config, epoch)
                 checked = b + 1
         norms, products, weight_norms = record[:, :-1].split(layers, dim=1)
+        if epoch == 0:
+            first_batches = torch.cat([norms, record[:, -1:]], dim=1)[:FIRST_BATCHES].double().cpu()
         grad_norms[epoch] = norms.mean(dim=0)
         grad_sq_sums[epoch] = norms.double().square().sum(dim=0)
         lower_bound[epoch] = (products.mean(dim=1, keepdim=True).abs() / weight_norms).mean(dim=0)
@@ -285,4 +292,5 @@ def train_mlp(config: MLPConfig, data: MNIST, device: str | torch.device = "cpu"
         test_accuracy=test_acc.cpu(),
         balance=LayerBalance(weight_sq.cpu(), grad_sq_sums.cpu(), violation.double().cpu(),
                              lower_bound.double().cpu()),
+        first_batches=first_batches,
     )

@@ -76,12 +76,14 @@ def reference():
     return run_small()
 
 
+@pytest.mark.bitwise
 def test_repeated_runs_are_bitwise_identical(reference):
     again = digests(*run_small())
     assert again == digests(*reference)
     assert len(again) >= 12  # the digests cover the curves, not an empty result
 
 
+@pytest.mark.bitwise
 def test_thread_count_moves_only_the_float32_mlp_and_only_by_rounding(reference):
     """The fp64 sensing run is bitwise on 1 thread too; MKL's sgemm blocks by thread count, so the MLP may drift."""
     threads = torch.get_num_threads()
@@ -96,6 +98,7 @@ def test_thread_count_moves_only_the_float32_mlp_and_only_by_rounding(reference)
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6, msg=lambda m: f"{name}: {m}")
 
 
+@pytest.mark.bitwise
 @pytest.mark.skipif(not torch.backends.mkl.is_available(), reason="MKL_CBWR is an MKL setting")
 def test_with_mkl_strict_mode_one_and_two_threads_give_the_same_bits():
     """MKL_CBWR=AVX2,STRICT (Intel's strict conditional numerical reproducibility) fixes sgemm's order."""

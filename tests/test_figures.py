@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 import core.__main__ as cli
-from core import MLPConfig, MLPHistory, SensingConfig, run
+from core import MLPConfig, MLPHistory, SensingConfig, distance_floor, run
 from core.figures import (
     all_figures,
     alpha_distance_figure,
@@ -97,9 +97,31 @@ def test_f2_has_one_line_per_layer_named_in_the_legend(history):
 def test_f3_is_the_exact_run_on_a_log_axis(sweeps):
     ax = exact_distance_figure(sweeps[10]).axes[0]
     assert ax.get_yscale() == "log" and "10dr" in ax.get_title()
-    (line,) = ax.lines
-    np.testing.assert_allclose(line.get_ydata(), sweeps[10].sweep.exact_trace.distance.numpy())
-    assert "R = r = 2" in legend_labels(ax.figure)[0]
+    line, floor_line = ax.lines
+    sweep = sweeps[10].sweep
+    floor = distance_floor(float(torch.linalg.matrix_norm(sweep.x_star)))
+    # the curve, clipped at the float64 floor, which is drawn as a labelled line of its own
+    np.testing.assert_allclose(line.get_ydata(), np.maximum(sweep.exact_trace.distance.numpy(), floor))
+    np.testing.assert_allclose(floor_line.get_ydata(), [floor, floor])
+    labels = legend_labels(ax.figure)
+    assert "R = r = 2" in labels[0] and "float64 floor" in labels[1]
+
+
+def test_f3_draws_no_pixel_from_rounding_noise_under_the_floor(sweeps):
+    """Two runs that differ only under the floor (as two CPUs' roundings do) draw the same curve."""
+    result = sweeps[10]
+    batched = result.sweep.trace
+    floor = distance_floor(float(torch.linalg.matrix_norm(result.sweep.x_star)))
+
+    def exact_run_ending_at(level):  # the exact run (the batch's last) ending at another rounding level
+        noisy = batched.distance.clone()
+        noisy[-1, -1] = level
+        return dataclasses.replace(result, sweep=dataclasses.replace(
+            result.sweep, trace=dataclasses.replace(batched, distance=noisy)))
+
+    first = exact_distance_figure(exact_run_ending_at(floor / 3)).axes[0].lines[0].get_ydata()
+    second = exact_distance_figure(exact_run_ending_at(floor / 7)).axes[0].lines[0].get_ydata()
+    assert first[-1] == second[-1] == floor
 
 
 def test_f4_puts_step_on_x_with_one_line_per_alpha_per_panel(sweeps):

@@ -45,6 +45,7 @@ def _trajectory(runs):
     return gradient_descent(problem, U0, steps=30, backend="numba")
 
 
+@pytest.mark.bitwise
 @needs_numba
 @pytest.mark.parametrize("runs", [3, 6])  # 3: a 2-tile and a 1-tile; 6: one six-run tile, the alpha sweep's
 def test_numba_trajectory_is_bitwise_identical_on_one_and_two_threads(monkeypatch, runs):
@@ -151,6 +152,7 @@ def test_compiled_triton_kernel_on_cuda_is_within_flashattention_tolerance(m, d,
     _assert_flashattention_tolerance(case(m, d, runs, getattr(torch, storage), seed=m, device="cuda"))
 
 
+@pytest.mark.bitwise
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device: the GPU step needs one")
 def test_gradient_descent_on_cuda_follows_the_cpu_trajectory():
     """The whole GPU step (Triton pass, singular values on CPU threads) against the CPU run, at d = 30, 200 steps."""
@@ -214,6 +216,7 @@ def test_gradient_descent_restores_torch_threads():
     assert torch.get_num_threads() == before
 
 
+@pytest.mark.bitwise
 def test_singular_values_on_host_threads_equal_the_per_step_values():
     # The path a GPU run takes, driven here with CPU tensors: chunks of 4 steps, 3 threads, 7 recorded steps
     # (the first chunk's 12 Grams go to two threads, GRAMS_PER_JOB apiece; the last 9 to one).

@@ -33,6 +33,7 @@ def _same(a, b) -> bool:
     return a == b
 
 
+@pytest.mark.bitwise
 def test_side_by_side_results_are_bitwise_those_of_one_at_a_time_on_one_thread():
     """Each job's result does not depend on what runs beside it: the same bits as alone on one thread. The sensing
     sweeps are also those of the default thread count (their pass is thread-count independent)."""
@@ -58,6 +59,7 @@ def test_side_by_side_results_are_bitwise_those_of_one_at_a_time_on_one_thread()
         assert _same(side_by_side[name], default[name]), name
 
 
+@pytest.mark.bitwise
 def test_mnist_experiments_compute_on_one_thread_whatever_the_callers_count():
     """The float32 MLP's bits depend on torch's thread count, which the cache key does not name: run() trains it on
     one thread from any caller (the command line, an on-demand claim, an xdist worker) and restores the count."""
