@@ -44,7 +44,8 @@ VARIANTS: dict[str, tuple[dict[str, str], str]] = {
                        "MKL's conditional-numerical-reproducibility path for any CPU, numba for x86-64-v2 (measured "
                        "on 2026-12-06 before its features were named, so with the AMD host's AVX2 and FMA)"),
 }
-#: the variants CI runs the claims and baselines under, besides the native run
+#: the variants CI runs the claims and baselines under, besides the native run: the first on the main venv's
+#: torch, the second as the environment of the torch matrix (tox), so that one run covers another torch and CPU
 CI_VARIANTS = ("generic-x86", "avx2-haswell")
 
 

@@ -220,7 +220,10 @@ def main(argv=None) -> int:
         reports = [load(path) for path in args.reports]
     except (OSError, ValueError) as err:
         parser.error(str(err))
-    text = table(reports, [_label(r, p) for r, p in zip(reports, args.reports)], args.rtol)
+    labels = [_label(r, p) for r, p in zip(reports, args.reports)]
+    if len(labels) != len(set(labels)):  # e.g. one torch under several CPU variants: the file names tell them apart
+        labels = [f"{label} ({Path(p).stem})" for label, p in zip(labels, args.reports)]
+    text = table(reports, labels, args.rtol)
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
