@@ -128,7 +128,8 @@ def tolerance_doc() -> str:
              "AVX-512, torch 2.14.1, one thread; the sensing steps and threshold files re-recorded on the AMD EPYC)",
              "against the tables computed on an AMD EPYC (Zen 3, AVX2), torch 2.14.1, numba 0.68.1, under each",
              f"variant below. Every measured rule's tolerance is at least `SAFETY` ({SAFETY:g}) times its spread; floors",
-             "come from the error model of `core/_floors.py`.", "",
+             "come from the error model of `core/_floors.py`. torch 2.9.1 (one thread, same host) gave bitwise the",
+             "tables of torch 2.14.1's `one-thread` variant, so it adds nothing to the spread.", "",
              "| table | columns | rtol | atol | measured spread, and why this tolerance |", "| --- | --- | --- | --- | --- |"]
     for rule in TOLERANCES:
         cells = [f"`{rule.table}`", f"`{rule.columns}`", f"{rule.rtol:g}", f"{rule.atol:g}", rule.spread]
