@@ -37,6 +37,9 @@ def __getattr__(name: str):
 def pytest_addoption(parser):
     group = parser.getgroup("claims", "reproducibility claims")
     group.addoption("--seed", type=int, default=0, help="base seed; every experiment's seed moves with it (default 0)")
+    group.addoption("--held-out", action="store_true",
+                    help="move the base seed into the held-out range (1000 + --seed), where no threshold was "
+                         "calibrated; the report labels each claim calibration, held-out or other")
     group.addoption("--device", default=None,
                     help="torch device for the experiments (default: cuda when available, else cpu)")
     group.addoption("--mnist-root", default=None,
@@ -67,7 +70,15 @@ def device(pytestconfig) -> torch.device:
 @pytest.fixture(scope="session")
 def seed(pytestconfig) -> int:
     """Base seed of the run (--seed)."""
-    return pytestconfig.getoption("seed")
+    return run_seed(pytestconfig)
+
+
+def run_seed(config) -> int:
+    """The base seed of the run: --seed, moved to HELD_OUT_START + --seed by --held-out."""
+    from core import HELD_OUT_START
+
+    seed = config.getoption("seed")
+    return HELD_OUT_START + seed if config.getoption("held_out") else seed
 
 
 class ExperimentLog:
@@ -104,7 +115,7 @@ def _check_options(config) -> None:
     from core import claim_experiments
 
     try:
-        claim_experiments(config.getoption("seed"), config.getoption("claim_seeds"))
+        claim_experiments(run_seed(config), config.getoption("claim_seeds"))
     except ValueError as err:
         raise pytest.UsageError(f"--claim-seeds: {err}") from None
     workers = config.getoption("experiment_workers")
@@ -147,5 +158,5 @@ def pytest_claims_environment(config) -> dict:
 
     device = config.stash[_DEVICE]
     return {"torch": torch.__version__, "torchvision": torchvision.__version__, "numpy": numpy.__version__,
-            "device": str(device), "seed": config.getoption("seed"),
+            "device": str(device), "seed": run_seed(config),
             "experiments": config.stash[_LOG].experiments, "kernel_path": kernel_path(device), "machine": machine()}

@@ -17,7 +17,7 @@ import torch
 
 from claims._figure_policy import BASELINE_DEVICE, BASELINE_SEED
 from core import (ResultCache, SensingConfig, cached_run, claim_experiments, compute_concurrently, estimated_seconds,
-                  experiment_threads, load_mnist, progress_bar, source_fingerprint)
+                  experiment_threads, load_mnist, progress_bar, seed_set, source_fingerprint)
 
 EXPERIMENT_PROPERTY = "experiment"
 
@@ -124,6 +124,17 @@ def experiments_needed(item, names) -> set[str]:
         experiment = tables[params["table"]][0]
         needed |= {n for n in names if n.startswith("threshold-")} if experiment == "threshold" else {experiment}
     return needed & set(names)
+
+
+@pytest.fixture(autouse=True)
+def _label_the_seed_set(request, seed):
+    """Each claim instance says whether its seeds are calibration seeds, held-out ones or other (core.seed_set)."""
+    if request.node.get_closest_marker("claim") is None:
+        return
+    claim_seeds = request.config.getoption("claim_seeds")
+    seeds = ([seed + k for k in range(1, claim_seeds + 1)] if "claim_seed_histories" in request.fixturenames
+             else [seed])
+    request.getfixturevalue("claim").param(seed_set=seed_set(seeds))
 
 
 @pytest.fixture(scope="session")

@@ -46,7 +46,7 @@ from ._mnist import (
 from ._progress import progress_bar
 from ._predictions import initial_growth_spectrum, local_contraction_rate, local_hessian_eigenvalues
 from ._provenance import bits_fingerprint, machine
-from ._seeds import seeded_generator
+from ._seeds import CALIBRATION_SEEDS, HELD_OUT_START, seed_set, seeded_generator
 from ._descent import (
     AlphaSweepResult,
     SensingDivergenceError,
@@ -99,6 +99,9 @@ __all__ = [
     "local_contraction_rate",
     "local_hessian_eigenvalues",
     "seeded_generator",
+    "CALIBRATION_SEEDS",
+    "HELD_OUT_START",
+    "seed_set",
     "bits_fingerprint",
     "machine",
     "INITS",

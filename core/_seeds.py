@@ -20,3 +20,20 @@ def seeded_generator(seed: int, stream: str) -> torch.Generator:
         raise ValueError(f"stream must be a non-empty name, got {stream!r}")
     digest = hashlib.sha256(f"{stream}/{seed}".encode()).digest()
     return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") >> 1)
+
+
+#: the seeds the claims' thresholds (BOUNDS) were calibrated and confirmed on
+CALIBRATION_SEEDS = range(0, 10)
+#: the first held-out seed: no threshold was set on this seed or any after it (`pytest claims --held-out`)
+HELD_OUT_START = 1000
+
+
+def seed_set(seeds) -> str:
+    """"calibration" when every seed is one the thresholds were set on, "held-out" when none is and all are
+    from HELD_OUT_START on, else "other" (seeds 10-999, which nobody tuned to either, or a mix)."""
+    seeds = list(seeds)
+    if seeds and all(s in CALIBRATION_SEEDS for s in seeds):
+        return "calibration"
+    if seeds and all(s >= HELD_OUT_START for s in seeds):
+        return "held-out"
+    return "other"
