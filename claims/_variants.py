@@ -33,7 +33,8 @@ VARIANTS: dict[str, tuple[dict[str, str], str]] = {
     "one-thread": ({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"},
                    "one thread for torch, MKL and numba"),
     "generic-x86": ({"ATEN_CPU_CAPABILITY": "default", "NUMBA_CPU_NAME": "generic",
-                     "NUMBA_CPU_FEATURES": "+64bit,+cmov,+cx8,+fxsr,+mmx,+sse,+sse2", "MKL_ENABLE_INSTRUCTIONS": "SSE4_2"},
+                     "NUMBA_CPU_FEATURES": "+64bit,+cmov,+cx8,+fxsr,+mmx,+sse,+sse2",
+                     "MKL_ENABLE_INSTRUCTIONS": "SSE4_2"},
                     "an x86-64 CPU without AVX: torch's default kernels, numba for a generic target (no FMA), "
                     "MKL's SSE4.2 path"),
     "avx2-haswell": ({"ATEN_CPU_CAPABILITY": "avx2", "NUMBA_CPU_NAME": "haswell",
@@ -58,10 +59,10 @@ def environment(name: str) -> dict[str, str]:
 
 def digest(table: dict) -> str:
     """A short hash of a table's bits, to see at a glance which switch moved which table."""
+    import numpy as np
+
     h = hashlib.sha256()
     for column in sorted(table):
-        import numpy as np
-
         h.update(column.encode() + np.ascontiguousarray(np.asarray(table[column], dtype=float)).tobytes())
     return h.hexdigest()[:12]
 
@@ -127,10 +128,11 @@ def tolerance_doc() -> str:
              "**X** is that spread as measured on 2026-12-06: the committed files (recorded on an Intel Xeon with",
              "AVX-512, torch 2.14.1, one thread; the sensing steps and threshold files re-recorded on the AMD EPYC)",
              "against the tables computed on an AMD EPYC (Zen 3, AVX2), torch 2.14.1, numba 0.68.1, under each",
-             f"variant below. Every measured rule's tolerance is at least `SAFETY` ({SAFETY:g}) times its spread; floors",
-             "come from the error model of `core/_floors.py`. torch 2.9.1 (one thread, same host) gave bitwise the",
-             "tables of torch 2.14.1's `one-thread` variant, so it adds nothing to the spread.", "",
-             "| table | columns | rtol | atol | measured spread, and why this tolerance |", "| --- | --- | --- | --- | --- |"]
+             f"variant below. Every measured rule's tolerance is at least `SAFETY` ({SAFETY:g}) times its spread;",
+             "floors come from the error model of `core/_floors.py`. torch 2.9.1 (one thread, same host) gave",
+             "bitwise the tables of torch 2.14.1's `one-thread` variant, so it adds nothing to the spread.", "",
+             "| table | columns | rtol | atol | measured spread, and why this tolerance |",
+             "| --- | --- | --- | --- | --- |"]
     for rule in TOLERANCES:
         cells = [f"`{rule.table}`", f"`{rule.columns}`", f"{rule.rtol:g}", f"{rule.atol:g}", rule.spread]
         cells = [cell.replace("|", "\\|") for cell in cells]

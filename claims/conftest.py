@@ -131,9 +131,10 @@ def _label_the_seed_set(request, seed):
     """Each claim instance says whether its seeds are calibration seeds, held-out ones or other (core.seed_set)."""
     if request.node.get_closest_marker("claim") is None:
         return
-    claim_seeds = request.config.getoption("claim_seeds")
-    seeds = ([seed + k for k in range(1, claim_seeds + 1)] if "claim_seed_histories" in request.fixturenames
-             else [seed])
+    seeds = [seed]
+    if "claim_seed_histories" in request.fixturenames:  # G5: the seeds of its MLPs, as the experiments name them
+        configs = claim_experiments(seed, request.config.getoption("claim_seeds"))
+        seeds = [config.seed for name, config in configs.items() if name.startswith("mlp-seed+")]
     request.getfixturevalue("claim").param(seed_set=seed_set(seeds))
 
 

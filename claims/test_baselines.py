@@ -323,4 +323,5 @@ def test_tolerances_cover_their_measured_spread_with_the_stated_safety_factor():
             continue
         governing = rule.rtol if rule.rtol > 0 else rule.atol
         assert governing >= SAFETY * rule.measured, (
-            f"{rule.table}/{rule.columns}: tolerance {governing:g} is under {SAFETY:g} x the measured {rule.measured:g}")
+            f"{rule.table}/{rule.columns}: tolerance {governing:g} is under {SAFETY:g} x "
+            f"the measured {rule.measured:g}")

@@ -18,7 +18,7 @@ from ._experiments import (
     resolve_device,
     run,
 )
-from ._floors import EPS64, FLOOR_MARGIN, at_floor, distance_floor, loss_floor, loss_ratio_floor
+from ._floors import EPS64, FLOOR_MARGIN, distance_floor, loss_floor, loss_ratio_floor
 from ._geometry import SensingThresholds, sensing_thresholds
 from ._mlp import (
     INITS,
@@ -89,7 +89,6 @@ __all__ = [
     "run",
     "EPS64",
     "FLOOR_MARGIN",
-    "at_floor",
     "distance_floor",
     "loss_floor",
     "loss_ratio_floor",

@@ -16,8 +16,6 @@ clipped loss column hides some converging steps whose distance, still above its 
 
 from __future__ import annotations
 
-import math
-
 #: float64 machine epsilon, 2^-52
 EPS64 = 2.0**-52
 #: how far above the model's rounding level a floor is drawn, so that no machine's noise reaches it
@@ -37,8 +35,3 @@ def loss_floor(d: int, x_star_fro: float) -> float:
 def loss_ratio_floor(d: int, x_star_fro: float, initial_loss: float) -> float:
     """The floor of loss_T / loss_0: loss_floor over the initial loss."""
     return loss_floor(d, x_star_fro) / float(initial_loss)
-
-
-def at_floor(value: float, floor: float) -> bool:
-    """Whether `value` is rounding noise: below its floor (NaN is not)."""
-    return not math.isnan(value) and abs(value) <= floor
