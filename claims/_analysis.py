@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 
 import torch
@@ -61,32 +63,52 @@ def steps_per_decade(growth_rate) -> float:
     return math.log(10) / float(growth_rate)
 
 
-def at_most(threshold: float, reference: str) -> tuple[Bound, ...]:
+def at_most(threshold: float, note: str | None = None) -> tuple[Bound, ...]:
     """value <= threshold."""
-    return (Bound("<=", threshold, reference),)
+    return (Bound("<=", threshold, note),)
 
 
-def below(threshold: float, reference: str) -> tuple[Bound, ...]:
+def below(threshold: float, note: str | None = None) -> tuple[Bound, ...]:
     """value < threshold."""
-    return (Bound("<", threshold, reference),)
+    return (Bound("<", threshold, note),)
 
 
-def at_least(threshold: float, reference: str) -> tuple[Bound, ...]:
+def above(threshold: float, note: str | None = None) -> tuple[Bound, ...]:
+    """value > threshold."""
+    return (Bound(">", threshold, note),)
+
+
+def at_least(threshold: float, note: str | None = None) -> tuple[Bound, ...]:
     """value >= threshold."""
-    return (Bound(">=", threshold, reference),)
+    return (Bound(">=", threshold, note),)
 
 
-def between(low: float, high: float, reference: str) -> tuple[Bound, ...]:
+def between(low: float, high: float, note: str | None = None) -> tuple[Bound, ...]:
     """low <= value <= high."""
-    return (Bound(">=", low, reference), Bound("<=", high, reference))
+    return (Bound(">=", low, note), Bound("<=", high, note))
 
 
-def exactly(value: float, reference: str) -> tuple[Bound, ...]:
+def exactly(value: float, note: str | None = None) -> tuple[Bound, ...]:
     """value == the given one."""
-    return (Bound("==", value, reference),)
+    return (Bound("==", value, note),)
+
+
+@functools.cache
+def _references() -> dict:
+    from claims._calibrate import REFERENCES
+
+    return json.loads(REFERENCES.read_text()) if REFERENCES.exists() else {}
 
 
 def check_all(claim, name: str, value, bounds: tuple[Bound, ...]) -> None:
-    """Check `value` against every bound of a BOUNDS entry."""
-    for bound in bounds:
-        claim.check(name, value, *bound)
+    """Check `value` against every bound of a BOUNDS entry.
+
+    The reference shown beside each bound is its note followed by the ranges measured on the calibration and
+    held-out seeds, read from claims/references.json (written by `python -m claims._calibrate write`).
+    """
+    from claims._calibrate import describe, reference_key
+
+    for op, threshold, note in bounds:
+        measured = describe(_references().get(reference_key(claim.id, name, op, threshold)))
+        reference = "; ".join(part for part in (note, measured) if part) or None
+        claim.check(name, value, op, threshold, reference)

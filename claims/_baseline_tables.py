@@ -15,6 +15,11 @@ import torch
 
 #: recorded sensing steps kept in the baselines: every STEP_STRIDE-th step, plus the last
 STEP_STRIDE = 25
+#: the layer-balance identity's violation is float32 rounding (1e-8 with float64 sums): values under 8 eps_32
+#: are "at the floor" and stored as it, so two machines' rounding noise compares equal
+MLP_IDENTITY_FLOOR = 8 * float(np.finfo(np.float32).eps)
+#: a least-squares slope of log(distance) over [T/2, T] on a plateau: rounding of 64 ulps over ln 2
+SLOPE_FLOOR = 64 * float(np.finfo(np.float64).eps) / math.log(2)
 #: the sweeps whose trajectories are stored, by experiment name
 SENSING_EXPERIMENTS = ("sensing-10dr", "sensing-5dr")
 
@@ -63,7 +68,7 @@ def mlp_epochs(history) -> dict[str, np.ndarray]:
         table.update({f"weight_sq_norm_l{k}": _np(b.weight_sq_norms[1:, k - 1]) for k in layers})
         table.update({f"grad_sq_sum_l{k}": _np(b.grad_sq_sums[:, k - 1]) for k in layers})
         table.update({f"grad_lower_bound_l{k}": _np(b.grad_lower_bound[:, k - 1]) for k in layers})
-        table["max_identity_violation"] = _np(b.max_violation)
+        table["max_identity_violation"] = np.maximum(_np(b.max_violation), MLP_IDENTITY_FLOOR)
     return table
 
 
@@ -81,9 +86,23 @@ def mlp_first_batches(history) -> dict[str, np.ndarray]:
     return table
 
 
+def p4_evidence(h) -> dict:
+    """The layer-balance terms (Du, Hu and Lee 2018, Thm 2.1; the identity is tested in tests/test_mlp.py): the
+    drift of ||W_(l+1)||^2 - ||W_l||^2 against its lr^2 sums, and the Cauchy-Schwarz bound on each gradient."""
+    b, lr = h.balance, h.config.lr
+    differences = b.weight_sq_norms[:, 1:] - b.weight_sq_norms[:, :-1]
+    bound_order = b.grad_lower_bound[-1].argsort(descending=True)
+    return {"max_identity_violation": max(b.max_violation.max().item(), MLP_IDENTITY_FLOOR),
+            "drift": differences[-1] - differences[0],
+            "predicted_drift": lr**2 * (b.grad_sq_sums[:, 1:] - b.grad_sq_sums[:, :-1]).sum(dim=0),
+            "weight_sq_change": b.weight_sq_norms[-1] - b.weight_sq_norms[0],
+            "bound_over_norm_epoch40": b.grad_lower_bound[-1] / h.grad_norms[-1],
+            "bound_orders_layers_like_g2": bool((bound_order == torch.arange(len(bound_order))).all())}
+
+
 def mlp_quantities(history) -> dict[str, np.ndarray]:
-    """G1-G3 and P4 evidence, and the gradient norms at initialization, as one row."""
-    from claims.test_gradient_norms import g1_g3_evidence, p4_evidence
+    """G1-G3 evidence, the layer-balance terms and the gradient norms at initialization, as one row."""
+    from claims.test_gradient_norms import g1_g3_evidence
 
     row = _flatten({"init_grad_norm": history.init_grad_norms})
     row.update(_flatten(g1_g3_evidence(history), "g1_g3."))
@@ -105,12 +124,14 @@ def sensing_steps(result) -> dict[str, np.ndarray]:
 
     Distances and losses are stored clipped at their float64 floors (core.distance_floor, core.loss_floor):
     the converged exact run's noise under the floor moves with the machine, and "at the floor" is the value.
+    The floors are those of the largest X* of rank r (||X*||_F <= sqrt(r) when ||X*||_2 = 1), so one floor
+    serves every seed and equals the comparison's atol.
     """
     from core import distance_floor, loss_floor
 
     sweep = result.sweep
     t = recorded_steps(result.config.steps)
-    fro = x_star_fro(result)
+    fro = math.sqrt(result.config.r)
     floors = distance_floor(fro), loss_floor(result.config.d, fro)
     table = {"step": t}
     runs = [(_alpha_label(a), sweep.alpha_trace(a), sweep.trace.singular_values.shape[-1]) for a in sweep.alphas]
@@ -158,6 +179,7 @@ def threshold_quantities(threshold_runs: dict) -> dict[str, np.ndarray]:
 
     The large-alpha loss reduction is stored clipped at its float64 floor (core.loss_ratio_floor): below
     m_psd that run interpolates, and its final loss is rounding noise whose level moves with the machine.
+    A time slope under SLOPE_FLOOR (a plateau's rounding noise) is stored as 0.
     """
     from claims.test_sensing_predictions import p1_evidence
     from core import loss_ratio_floor, sensing_thresholds
@@ -171,6 +193,9 @@ def threshold_quantities(threshold_runs: dict) -> dict[str, np.ndarray]:
         initial_loss = float(result.sweep.alpha_trace(max(result.sweep.alphas)).loss[0])
         floor = loss_ratio_floor(config.d, x_star_fro(result), initial_loss)
         row["large_alpha_loss_reduction"] = max(row["large_alpha_loss_reduction"], floor)
+        # On the plateaus the slope is rounding noise about 0: "at the floor" is stored as 0.
+        if abs(row["large_alpha_time_slope"]) < SLOPE_FLOOR:
+            row["large_alpha_time_slope"] = 0.0
         rows.append(row)
     return {key: np.asarray([row[key] for row in rows]) for key in rows[0]}
 

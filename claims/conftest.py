@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from claims._figure_policy import BASELINE_DEVICE, BASELINE_SEED
-from core import (ResultCache, SensingConfig, cached_run, claim_experiments, compute_concurrently, estimated_seconds,
+from core import (RecoveryConfig, ResultCache, SensingConfig, cached_run, claim_experiments, compute_concurrently, estimated_seconds,
                   experiment_threads, load_mnist, progress_bar, seed_set, source_fingerprint)
 
 EXPERIMENT_PROPERTY = "experiment"
@@ -51,7 +51,7 @@ class ExperimentResults:
         config = self.configs[name]
         try:
             # MNIST is loaded only if the computation runs: a cached MLP result needs no data at all.
-            data = None if isinstance(config, SensingConfig) else self._data
+            data = None if isinstance(config, (SensingConfig, RecoveryConfig)) else self._data
             result, info = cached_run(config, self.device, self.cache, self._fingerprint, data=data,
                                       progress=progress)
         except Exception as err:  # noqa: BLE001 - kept and re-raised by get() for every request
@@ -65,7 +65,8 @@ class ExperimentResults:
     def get(self, name: str):
         """(result, provenance) of the named experiment; re-raises its failure on every request."""
         if name not in self._done:
-            unit = "epoch" if hasattr(self.configs[name], "epochs") else "step"
+            config = self.configs[name]
+            unit = "epoch" if hasattr(config, "epochs") else "solve" if hasattr(config, "trials") else "step"
             self._done[name] = self._compute(name, progress_bar(name, unit, suspend=self.suspend_capture))
         ok, value, provenance = self._done[name]
         if not ok:
@@ -109,12 +110,14 @@ def experiments_needed(item, names) -> set[str]:
         needed |= {"sensing-10dr", "sensing-5dr"}
     if "nuclear" in fixtures:
         needed.add("nuclear")
+    if "recovery" in fixtures:
+        needed.add("recovery")
     if "threshold_runs" in fixtures:
         needed |= {n for n in names if n.startswith("threshold-")}
     if "mlp_history" in fixtures:
         needed.add("mlp")
     if "claim_seed_histories" in fixtures:
-        needed |= {n for n in names if n.startswith("mlp-seed+")}
+        needed |= {n for n in names if n.startswith("mlp-g5-")}
     if "depth_probe" in fixtures:
         needed.add(f"depth-probe-{params.get('init')}")
     if "depth_init_history" in fixtures:
@@ -134,7 +137,7 @@ def _label_the_seed_set(request, seed):
     seeds = [seed]
     if "claim_seed_histories" in request.fixturenames:  # G5: the seeds of its MLPs, as the experiments name them
         configs = claim_experiments(seed, request.config.getoption("claim_seeds"))
-        seeds = [config.seed for name, config in configs.items() if name.startswith("mlp-seed+")]
+        seeds = [config.seed for name, config in configs.items() if name.startswith("mlp-g5-")]
     request.getfixturevalue("claim").param(seed_set=seed_set(seeds))
 
 
@@ -172,7 +175,7 @@ def _experiment_of(item) -> str | None:
         return f"sensing-{params.get('m_factor')}dr"
     if "sweeps" in names:
         return "sensing-10dr"
-    for fixture, group in (("nuclear", "nuclear"), ("threshold_runs", "threshold"), ("mlp_history", "mlp"),
+    for fixture, group in (("nuclear", "nuclear"), ("recovery", "recovery"), ("threshold_runs", "threshold"), ("mlp_history", "mlp"),
                            ("claim_seed_histories", "mlp-seeds"), ("depth_probe", "depth-probe"),
                            ("depth_init_history", "depth-train")):
         if fixture in names:
@@ -195,8 +198,8 @@ def mlp_history(request, results):
 
 @pytest.fixture
 def claim_seed_histories(request, results):
-    """The same MLP for seeds base + 1 .. base + --claim-seeds."""
-    return [_use(request, results, name) for name in results.configs if name.startswith("mlp-seed+")]
+    """The same MLP for the --claim-seeds held-out seeds of G5 (core.g5_seed)."""
+    return [_use(request, results, name) for name in results.configs if name.startswith("mlp-g5-")]
 
 
 @pytest.fixture
@@ -227,6 +230,12 @@ def sweeps(request, results) -> dict:
 def nuclear(request, results):
     """d=30, r=2, m=90: GD from small and large alpha, and the convex min-nuclear-norm interpolant."""
     return _use(request, results, "nuclear")
+
+
+@pytest.fixture
+def recovery(request, results):
+    """d=30, r=2: the min-trace SDP on 20 problems at each m in (80, 95, 105, 115, 130)."""
+    return _use(request, results, "recovery")
 
 
 @pytest.fixture

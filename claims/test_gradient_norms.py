@@ -1,7 +1,9 @@
-"""Problem 1: per-layer gradient norms of an MNIST MLP during training (claims G1-G5, P4).
+"""Problem 1: per-layer gradient norms of an MNIST MLP during training (claims G1-G5, N1, M1).
 
 784 -> 128 -> 128 -> 128 -> 10 without biases, PyTorch's default init, SGD lr 0.01, batch 128, 40 epochs,
-float32. Thresholds: calibrated on seeds 0-4, confirmed on seeds 5-9 (torch 2.14.1, CPU, one thread).
+float32. Thresholds: calibrated on seeds 0-9, confirmed on held-out seeds from 1000 (torch 2.14.1, CPU, one
+thread); `python -m claims._calibrate` prints the ranges of the references. The layer-balance identity behind
+M1 (Du, Hu and Lee 2018, Thm 2.1) is exact algebra, tested in tests/test_mlp.py.
 """
 
 import math
@@ -9,7 +11,7 @@ import math
 import pytest
 import torch
 
-from claims._analysis import at_least, at_most, below, between, check_all, line_fit
+from claims._analysis import above, at_least, at_most, below, between, check_all, line_fit
 
 # First epoch (1-based) after which the first layer's norm is expected to have settled.
 SETTLED_AFTER_EPOCH = 5
@@ -19,25 +21,39 @@ SETTLED_AFTER_EPOCH = 5
 PREDICTED_FACTOR = {"pytorch": 1 / math.sqrt(6), "he": 1.0}
 
 BOUNDS = {
-    ("G1", "test_accuracy"): at_least(0.97, "the handout's bar; seeds 0-4: 0.9747-0.9766, 5-9: 0.9744-0.9768"),
-    ("G1", "train_nll_last_over_first"): at_most(0.1, "seeds 0-4: 0.0211-0.0238, 5-9: 0.0208-0.0236"),
-    ("G2", "max_successive_ratio"): below(1.0, "seeds 0-4: 0.727-0.775, 5-9: 0.729-0.767"),
-    ("G2b", "last_rms_over_max_other"): at_least(1.0, "seeds 0-4: 1.80-1.93, 5-9: 1.78-1.90"),
-    ("G3", "last_final_over_peak"): at_most(0.5, "the handout's 'half'; seeds 0-4: 0.297-0.324, 5-9: 0.302-0.326"),
-    ("G3", "first_band_max_over_min"): at_most(1.25, "seeds 0-4: 1.071-1.101, 5-9: 1.066-1.080"),
+    ("G1", "test_accuracy"): at_least(0.97, "the handout's bar"),
+    ("G1", "train_nll_last_over_first"): at_most(0.1),
+    ("G2", "max_successive_ratio"): below(1.0),
+    ("G2b", "last_rms_over_max_other"): at_least(1.0),
+    ("G2b", "rms_l2_over_l3"): above(1.0, "equal 128 x 128 shapes"),
+    ("G3", "last_final_over_peak"): at_most(0.5, "the handout's 'half'"),
+    ("G3", "last_over_steepest_other"): below(1.0, "final / peak of layer 4 over the smallest of layers 1-3"),
+    ("G3", "first_band_max_over_min"): at_most(1.25),
+    # The notebook's printed values (handout run, one seed): layer 1 at epochs 3-5 0.894-0.899, layer 4 at
+    # epochs 36 and 40 0.271 and 0.248; a seed moves them by a few %, so +-10% is the agreement asked.
+    ("N1", "layer1_epochs3_5_over_notebook"): between(0.9, 1.1),
+    ("N1", "layer4_epoch36_over_notebook"): between(0.9, 1.1),
+    ("N1", "layer4_epoch40_over_notebook"): between(0.9, 1.1),
+    # Predicted 1/2: late in training the loss sits on few examples (the misfit ones), so the last layer's
+    # batch gradient (1/B) sum_i (p_i - y_i) h_i^T is an incoherent sum of ~q B terms of size O(1): ~sqrt(q)
+    # while the NLL ~ q. Rival: errors spread over all examples (every ||p_i - y_i|| ~ NLL) give exponent 1.
+    ("M1", "last_layer_loss_exponent"): between(0.4, 0.6, "predicted 0.5 (rival 1.0)"),
+    ("M1", "last_layer_loss_fit_r2"): at_least(0.98),
+    ("M1", "exponent_step_down_min"): above(0.0),
+    # Predicted 1 (balanced growth); rival: growth in proportion to the initial ||W_l||^2 (max / min 13).
+    ("M1", "weight_growth_max_over_min"): at_most(1.10, "predicted 1, rival 13"),
     # Measured 7-10% below sqrt(1/6) under the default init: finite width and the un-ReLU'd last layer.
-    ("G4", "factor_over_prediction", "pytorch"): between(0.85, 1.15, "seeds 0-4: 0.902-0.933, 5-9: 0.899-0.924"),
-    ("G4", "factor_over_prediction", "he"): between(0.85, 1.15, "seeds 0-4: 0.919-1.003, 5-9: 0.916-1.045"),
-    ("G4", "test_accuracy_epoch3"): at_least(
-        0.85, "seeds 0-4 / 5-6: pytorch-3 0.902-0.907 / 0.902, he-3 0.941-0.944 / 0.942, he-10 0.935-0.947 / 0.936-0.949"),
-    ("G4", "test_accuracy_epoch2"): at_most(
-        0.2, "one class for every input scores 0.089-0.114; pytorch-10 seeds 0-4: 0.066-0.125, 5-6: 0.102-0.124"),
-    ("G4", "train_nll_epoch2_over_ln10"): at_least(
-        0.99, "uniform predictions give 1; pytorch-10 seeds 0-6: 1.00000 (he-10: 0.10)"),
-    # One thread; products summed in float64 by the compiled record (2.8e-8-5.9e-8 with float32 torch.vdot).
-    ("P4", "max_identity_violation"): at_most(1e-6, "float32 rounding; seeds 0-4: 2.0e-8-2.5e-8, 5-9: 1.9e-8-2.2e-8"),
-    ("P4", "drift_rel_error"): at_most(1e-3, "seeds 0-4: 3.9e-6-1.1e-4, 5-9: 4.8e-5-3.3e-4"),
+    ("G4", "factor_over_prediction", "pytorch"): between(0.85, 1.15),
+    ("G4", "factor_over_prediction", "he"): between(0.85, 1.15),
+    ("G4", "test_accuracy_epoch3"): at_least(0.85),
+    ("G4", "test_accuracy_epoch2"): at_most(0.2, "one class for every input scores 0.089-0.114"),
+    ("G4", "train_nll_epoch2_over_ln10"): at_least(0.99, "uniform predictions give 1"),
 }
+#: the notebook's printed gradient norms (claim N1): layer 1 over epochs 3-5, layer 4 at epochs 36 and 40
+NOTEBOOK_LAYER1_EPOCHS3_5 = (0.894, 0.899)
+NOTEBOOK_LAYER4 = {36: 0.271, 40: 0.248}
+#: the window of M1's fit: past the first fast phase, to the end
+M1_EPOCHS = (10, 40)
 
 
 def g1_g3_evidence(h) -> dict:
@@ -71,28 +87,40 @@ def test_gradient_norms_decrease_from_first_layer_to_last(claim, mlp_history):
     _check(claim, "G2", g1_g3_evidence(mlp_history), ["max_successive_ratio"])
 
 
+def g2b_g3_evidence(h) -> dict:
+    """Per-entry RMS of the two equal-shape hidden layers, and every layer's final norm over its peak."""
+    rms, norms = h.grad_rms[-1], h.grad_norms
+    fall = norms[-1] / norms.max(dim=0).values
+    return {"rms_l2_over_l3": (rms[1] / rms[2]).item(), "final_over_peak": fall,
+            "last_over_steepest_other": (fall[-1] / fall[:-1].min()).item()}
+
+
 @pytest.mark.claim("G2b", source="this harness")
 def test_per_entry_the_last_layer_has_the_largest_gradient(claim, mlp_history):
-    """G2 is a size effect: per entry (norm / sqrt(entries)) the last layer's gradient is the largest at epoch 40."""
-    claim.measure(grad_rms=mlp_history.grad_rms[-1])
-    _check(claim, "G2b", g1_g3_evidence(mlp_history), ["last_rms_over_max_other"])
+    """Per entry (norm / sqrt(entries)) the last layer's gradient is the largest at epoch 40, so its small norm in G2 comes from its size; layer 2's gradient exceeds layer 3's per entry though both are 128 x 128, so G2's order among the hidden layers is not a size effect."""
+    e = {**g1_g3_evidence(mlp_history), **g2b_g3_evidence(mlp_history)}
+    claim.measure(grad_rms=mlp_history.grad_rms[-1], layer_shapes=mlp_history.layer_shapes)
+    _check(claim, "G2b", e, ["last_rms_over_max_other", "rms_l2_over_l3"])
 
 
 @pytest.mark.claim("G3", source="the problem set's own observation")
 def test_last_layer_norm_falls_most_steeply(claim, mlp_history):
-    """The last layer's norm falls to <= 1/2 of its peak by epoch 40, while the first layer's stays within 1.25x over epochs 5-40."""
-    claim.measure(last_layer_peak_epoch=int(mlp_history.grad_norms[:, -1].argmax()) + 1)
-    _check(claim, "G3", g1_g3_evidence(mlp_history), ["last_final_over_peak", "first_band_max_over_min"])
+    """By epoch 40 the last layer's norm falls to <= 1/2 of its peak, a larger fall (final / peak) than any other layer's, while the first layer's stays within 1.25x over epochs 5-40."""
+    e = {**g1_g3_evidence(mlp_history), **g2b_g3_evidence(mlp_history)}
+    claim.measure(last_layer_peak_epoch=int(mlp_history.grad_norms[:, -1].argmax()) + 1,
+                  final_over_peak=e["final_over_peak"])
+    _check(claim, "G3", e, ["last_final_over_peak", "last_over_steepest_other", "first_band_max_over_min"])
 
 
 @pytest.mark.claim("G5", source="this harness (robustness of G1-G3)")
 def test_findings_hold_on_new_seeds(claim, claim_seed_histories):
-    """G1, G2 and G3 hold on each of --claim-seeds new seeds (default 3: base seed + 1..3); min, max and mean reported."""
+    """G1, G2, G2b and G3 hold on each of --claim-seeds held-out seeds (default 3: 1000 + 100 x base + 1..3, core.g5_seed); min, max and mean reported."""
     evidence = [g1_g3_evidence(h) for h in claim_seed_histories]
     claim.param(seeds=[h.config.seed for h in claim_seed_histories])
     for name in evidence[0]:
         values = [e[name] for e in evidence]
         claim.measure(**{name: {"min": min(values), "max": max(values), "mean": sum(values) / len(values)}})
+    evidence = [{**e, **g2b_g3_evidence(h)} for h, e in zip(claim_seed_histories, evidence)]
     for h, e in zip(claim_seed_histories, evidence):
         for claim_id in ("G1", "G2", "G2b", "G3"):
             names = [key[1] for key in BOUNDS if key[0] == claim_id]
@@ -132,27 +160,49 @@ def test_trainability_depends_on_depth_and_init(claim, depth_init_history, init,
                   BOUNDS["G4", "train_nll_epoch2_over_ln10"])
 
 
-def p4_evidence(h) -> dict:
-    """The identity's worst violation, the drift of ||W_(l+1)||^2 - ||W_l||^2 against lr^2 sums, and the C-S bound."""
-    b, lr = h.balance, h.config.lr
-    differences = b.weight_sq_norms[:, 1:] - b.weight_sq_norms[:, :-1]
-    drift = differences[-1] - differences[0]
-    predicted = lr**2 * (b.grad_sq_sums[:, 1:] - b.grad_sq_sums[:, :-1]).sum(dim=0)
-    explained = b.grad_lower_bound[-1] / h.grad_norms[-1]
-    bound_order = b.grad_lower_bound[-1].argsort(descending=True)
-    return {"max_identity_violation": b.max_violation.max().item(),
-            "drift": drift, "predicted_drift": predicted,
-            "drift_rel_error": ((drift - predicted).abs() / predicted.abs()).max().item(),
-            "weight_sq_change": b.weight_sq_norms[-1] - b.weight_sq_norms[0],
-            "bound_over_norm_epoch40": explained,
-            "bound_orders_layers_like_g2": bool((bound_order == torch.arange(len(bound_order))).all())}
+def n1_evidence(h) -> dict:
+    """The harness's layer-1 norm over epochs 3-5 and layer-4 norm at epochs 36 and 40 over the notebook's."""
+    norms, (low, high) = h.grad_norms, NOTEBOOK_LAYER1_EPOCHS3_5
+    layer1 = norms[2:5, 0] / ((low + high) / 2)
+    out = {"layer1_epochs3_5": norms[2:5, 0], "layer4_epochs36_40": norms[35:40, -1],
+           "layer1_epochs3_5_over_notebook": layer1}
+    out.update({f"layer4_epoch{e}_over_notebook": (norms[e - 1, -1] / v).item() for e, v in NOTEBOOK_LAYER4.items()})
+    return out
 
 
-@pytest.mark.claim("P4", source="Du, Hu and Lee 2018 (Thm 2.1)")
-def test_layers_stay_balanced(claim, mlp_history):
-    """<W_l, grad_l L> is equal across layers on every batch (to float32 rounding), and ||W_(l+1)||^2 - ||W_l||^2 drifts over 40 epochs by exactly lr^2 sum_t (||g_(l+1)||^2 - ||g_l||^2), within 0.1%."""
-    e = p4_evidence(mlp_history)
-    claim.measure(drift=e["drift"], predicted_drift=e["predicted_drift"], weight_sq_change=e["weight_sq_change"],
-                  bound_over_norm_epoch40=e["bound_over_norm_epoch40"],
-                  bound_orders_layers_like_g2=e["bound_orders_layers_like_g2"])
-    _check(claim, "P4", e, ["max_identity_violation", "drift_rel_error"])
+@pytest.mark.claim("N1", source="the problem set's notebook (printed gradient norms of its run)")
+def test_gradient_norms_agree_with_the_notebook(claim, mlp_history):
+    """The harness's run reproduces the notebook's printed norms within 10%: layer 1 over epochs 3-5 (notebook 0.894-0.899) and layer 4 at epochs 36 and 40 (0.271 and 0.248)."""
+    e = n1_evidence(mlp_history)
+    claim.param(seed=mlp_history.config.seed, notebook_layer1=NOTEBOOK_LAYER1_EPOCHS3_5, notebook_layer4=NOTEBOOK_LAYER4)
+    claim.measure(layer1_epochs3_5=e["layer1_epochs3_5"], layer4_epochs36_40=e["layer4_epochs36_40"])
+    for epoch, ratio in zip((3, 4, 5), e["layer1_epochs3_5_over_notebook"].tolist()):
+        check_all(claim, f"layer1_epoch{epoch}_over_notebook", ratio, BOUNDS["N1", "layer1_epochs3_5_over_notebook"])
+    _check(claim, "N1", e, ["layer4_epoch36_over_notebook", "layer4_epoch40_over_notebook"])
+
+
+def m1_evidence(h) -> dict:
+    """Per layer, the log-log slope of the gradient norm against the train NLL over M1_EPOCHS; weight growth."""
+    first, last = M1_EPOCHS
+    nll = h.train_nll[first - 1 : last].log()
+    fits = [line_fit(nll, h.grad_norms[first - 1 : last, layer].log()) for layer in range(h.grad_norms.shape[1])]
+    exponents = [slope for slope, _ in fits]
+    growth = h.balance.weight_sq_norms[-1] - h.balance.weight_sq_norms[0]
+    initial = h.balance.weight_sq_norms[0]
+    return {"loss_exponents": exponents, "last_layer_loss_exponent": exponents[-1],
+            "last_layer_loss_fit_r2": fits[-1][1],
+            "exponent_step_down_min": min(b - a for a, b in zip(exponents, exponents[1:])),
+            "weight_growth": growth, "weight_growth_max_over_min": (growth.max() / growth.min()).item(),
+            "rival_growth_max_over_min": (initial.max() / initial.min()).item()}
+
+
+@pytest.mark.claim("M1", source="this harness; balanced growth: Du, Hu and Lee 2018 (Thm 2.1)")
+def test_the_last_layer_gradient_tracks_the_square_root_of_the_loss(claim, mlp_history):
+    """Over epochs 10-40 the last layer's gradient norm goes as NLL^0.5 (predicted 1/2 from few misfit examples, within 0.1, R^2 >= 0.98; rival: NLL^1), the exponent falls layer by layer towards the input, and every ||W_l||^2 grows by the same amount within 10% (rival: in proportion to its initial size): the loss drives the last layer's gradient down most."""
+    e = m1_evidence(mlp_history)
+    claim.param(epochs=M1_EPOCHS, predicted_exponent=0.5, rival_exponent=1.0)
+    claim.measure(loss_exponents=e["loss_exponents"], weight_growth=e["weight_growth"],
+                  rival_growth_max_over_min=e["rival_growth_max_over_min"])
+    _check(claim, "M1", e, ["last_layer_loss_exponent", "last_layer_loss_fit_r2", "exponent_step_down_min",
+                            "weight_growth_max_over_min"])
+    check_all(claim, "rival_exponent_miss", abs(e["last_layer_loss_exponent"] - 1.0), at_least(0.2, "rival 1.0"))

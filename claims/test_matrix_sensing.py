@@ -33,58 +33,32 @@ SMALL_ALPHAS = (1e-5, 1e-4, 1e-3)
 EARLY_STEP = 100  # "early": every small alpha has escaped (S4: by step 53), none has converged (S2)
 
 BOUNDS = {
-    ("S1", "final_rel_distance"): at_most(
-        1e-10,
-        "the handout's bar; "
-        "10dr seeds 0-7: 3.1e-16-4.1e-16, 5dr: seeds 0-4: 4.0e-16-5.1e-16, 5-6: 4.9e-16-5.0e-16"),
+    ("S1", "final_rel_distance"): at_most(1e-10, "the handout's bar"),
     # >= 1 in theory: in the tail every mode decays at least as fast as the slowest; the neighbouring
     # Hessian eigenvalues (within a few % of h_min) keep the ratio a few % above 1 at these horizons.
-    ("S1", "rate_exponent_ratio"): between(
-        0.99, 1.10,
-        "10dr seeds 0-4: 1.019-1.063, 5-7: 1.021-1.053; "
-        "5dr seeds 0-4: 1.009-1.035, 5-6: 1.011-1.022"),
-    ("S2", "distance_over_next_alpha"): below(
-        1.0,
-        "10dr seeds 0-4: 0.148-0.165, 5-7: 0.140-0.152; "
-        "5dr seeds 0-4: 0.249-0.306, 5-6: 0.251-0.314"),
-    ("S2", "p_T", 10): between(0.9, 1.2, "T=600, seeds 0-4: 1.010-1.091, 5-7: 1.041-1.080"),
-    ("S2", "p_T", 5): between(0.5, 0.75, "T=3000, seeds 0-4: 0.582-0.631, 5-6: 0.589-0.640"),
-    ("S3", "small_alpha_rel_distance"): at_most(
-        0.01,
-        "10dr seeds 0-7: 3.5e-4-4.7e-4; "
-        "5dr seeds 0-4: 1.05e-3-1.22e-3, 5-6: 0.95e-3-1.25e-3"),
-    ("S3", "large_alpha_time_slope", 10): at_most(-0.3, "seeds 0-4: -0.774 to -0.749, 5-7: -0.758 to -0.742"),
-    ("S3", "large_alpha_time_slope", 5): between(-0.02, 0.02, "seeds 0-4: -0.0009 to 0.0002, 5-6: 0.00001 to 0.0002"),
-    ("S3", "large_alpha_rel_distance", 5): at_least(1.0, "seeds 0-4: 2.73-3.11, 5-6: 3.10-3.16"),
+    ("S1", "rate_exponent_ratio"): between(0.99, 1.10),
+    ("S2", "distance_over_next_alpha"): below(1.0),
+    ("S2", "p_T", 10): between(0.9, 1.2),
+    ("S2", "p_T", 5): between(0.5, 0.75),
+    ("S3", "small_alpha_rel_distance"): at_most(0.01),
+    ("S3", "large_alpha_time_slope", 10): at_most(-0.3),
+    ("S3", "large_alpha_time_slope", 5): between(-0.02, 0.02),
+    ("S3", "large_alpha_rel_distance", 5): at_least(1.0),
     # The large-alpha tail is sublinear, so how far the loss has fallen by T depends on T (an earlier seed
     # stream had one seed at 3e-7 at T=3000): the bound asks for six orders of magnitude, not a level.
-    ("S3", "large_alpha_loss_reduction", 5): at_most(1e-6, "seeds 0-4: 4.9e-11-6.6e-8, 5-6: 6.1e-12-5.3e-11"),
-    ("S4", "top_r_max_rel_error"): at_most(
-        0.01,
-        "alpha=1e-5 and 1e-4: 10dr seeds 0-7: 1.5e-5 and 2.0e-4; "
-        "5dr seeds 0-4: 2.0e-4 and 7.1e-4, 5-6: 2.1e-4 and 6.8e-4"),
-    ("S4", "sigma_ratio_max"): at_most(
-        0.2,
-        "10dr alpha=1e-5: 0.010-0.016, 1e-4: 0.041-0.055; "
-        "5dr alpha=1e-5: 0.044-0.063, 1e-4: 0.116-0.140 (seeds 0-4); "
-        "5-6: 0.049-0.066 and 0.128-0.152"),
-    ("S4", "final_sigma_ratio"): at_least(0.5, "5dr alpha=0.1, seeds 0-4: 0.980-0.994, 5-6: 0.987-0.991"),
-    ("S5", "slope_over_fastest"): at_least(
-        1.0,
-        "10dr seeds 0-4: 1.22-1.50, 5-7: 1.25-1.45; "
-        "5dr seeds 0-4: 1.17-1.45, 5-6: 1.20-1.37"),
-    ("S5", "slope_over_slowest"): at_most(
-        1.0,
-        "10dr seeds 0-4: 0.72-0.83, 5-7: 0.64-0.82; "
-        "5dr seeds 0-4: 0.73-0.91, 5-6: 0.66-0.85"),
-    ("S5", "linear_fit_r2"): at_least(
-        0.97,
-        "10dr seeds 0-7: 0.995-1.000; "
-        "5dr seeds 0-4: 0.997-0.999, 5-6: 0.998-0.999"),
-    ("S6", "convex_rel_distance_to_x_star"): at_least(0.05, "seeds 0-4: 0.20-0.38, 5-9: 0.13-0.34"),
-    ("S6", "small_alpha_nuclear_excess"): at_most(0.1, "seeds 0-4: 0.026-0.043, 5-9: 0.017-0.034"),
-    ("S6", "small_alpha_rel_distance_to_convex"): at_least(0.05, "seeds 0-4: 0.15-0.29, 5-9: 0.10-0.22"),
-    ("S6", "large_alpha_nuclear_excess"): at_least(5.0, "seeds 0-4: 26-36, 5-9: 27-31"),
+    ("S3", "large_alpha_loss_reduction", 5): at_most(1e-6),
+    ("S4", "sigma_ratio_max"): at_most(0.2),
+    ("S4", "final_sigma_ratio"): at_least(0.5),
+    ("S5", "slope_over_fastest"): at_least(1.0),
+    ("S5", "slope_over_slowest"): at_most(1.0),
+    ("S5", "linear_fit_r2"): at_least(0.97),
+    # Below m_nuc, X_cvx != X*; how far apart varies by seed (0.13-0.38 on seeds 0-9). Closer than 5% the
+    # two predictions cannot be told apart at these alphas, and the claim fails rather than pass untested.
+    ("S6", "convex_rel_distance_to_x_star"): at_least(0.05),
+    ("S6", "max_final_loss_ratio"): at_most(1e-10, "interpolation"),
+    ("S6", "x_star_distance_max_successive_ratio"): below(0.9),
+    ("S6", "smallest_alpha_convex_distance_over_gap"): at_least(0.5, "rival predicts 0"),
+    ("S6", "large_alpha_nuclear_excess"): at_least(5.0),
 }
 
 
@@ -158,10 +132,12 @@ def s3_evidence(result) -> dict:
 @pytest.mark.claim("S3", source="Li, Ma, Zhang 2018 (Sec. 1); uniqueness threshold: Amelunxen et al. 2014, Thm II")
 @M_FACTORS
 def test_large_alpha_is_slow_above_the_uniqueness_threshold_and_wrong_below(claim, sensing, m_factor):
-    """alpha=1e-4 ends within 1% of X*; alpha=0.1's distance still decays as a power of t over [T/2, T] at 10dr (m > m_psd), but plateaus >= 1 away while the loss vanishes at 5dr (m < m_psd)."""
+    """alpha=1e-4 ends within 1% of X*; alpha=0.1, at its own step size (lr = eta / ||U_0||_2^2, a quarter of small alpha's), still decays only as a power of t over [T/2, T] at 10dr (m > m_psd), but plateaus >= 1 away while the loss vanishes at 5dr (m < m_psd)."""
     e, config = s3_evidence(sensing), sensing.config
     m_psd = sensing_thresholds(config.d, config.r).psd_uniqueness
-    claim.param(m=config.m, steps=config.steps, m_psd=round(m_psd))
+    lrs = {a: sensing.sweep.alpha_trace(a).lr.item() for a in (1e-4, max(sensing.sweep.alphas))}
+    claim.param(m=config.m, steps=config.steps, m_psd=round(m_psd), lr_small_alpha=lrs[1e-4],
+                lr_large_alpha=lrs[max(lrs)])
     claim.measure(large_alpha_rel_distance=e["large_alpha_rel_distance"])
     check_all(claim, "small_alpha_rel_distance", e["small_alpha_rel_distance"], BOUNDS["S3", "small_alpha_rel_distance"])
     check_all(claim, "large_alpha_time_slope", e["large_alpha_time_slope"], BOUNDS["S3", "large_alpha_time_slope", m_factor])
@@ -184,12 +160,13 @@ def s4_evidence(result, alpha) -> dict:
 @pytest.mark.claim("S4", source="Li, Ma, Zhang 2018 (Thm 1.1: iterates stay approximately rank r)")
 @pytest.mark.parametrize("m_factor, alpha", [(10, 1e-5), (10, 1e-4), (5, 1e-5), (5, 1e-4), (5, 1e-1)])
 def test_small_alpha_iterates_stay_rank_r(claim, sensing, m_factor, alpha):
-    """alpha <= 1e-4: sigma_1..5(U_T) match sqrt(lambda_i(X*)) within 1% and sigma_6/sigma_5 <= 0.2 at every step after the top 5 reach half their targets; alpha = 0.1 at 5dr ends with sigma_6/sigma_5 >= 0.5."""
+    """alpha <= 1e-4: sigma_6/sigma_5 of U_t <= 0.2 at every step after the top 5 reach half of sqrt(lambda_i(X*)), so U_t stays approximately rank 5 throughout; alpha = 0.1 at 5dr ends with sigma_6/sigma_5 >= 0.5."""
     e = s4_evidence(sensing, alpha)
     claim.param(m=sensing.config.m, steps=sensing.config.steps)
     claim.measure(top_r_grown_at=e["top_r_grown_at"], final_sigma_ratio=e["final_sigma_ratio"])
+    # sigma_1..r(U_T) against sqrt(lambda_i(X*)) is reported, not checked: S3's distance bounds it (Weyl).
+    claim.measure(top_r_max_rel_error=e["top_r_max_rel_error"])
     if alpha <= 1e-4:
-        check_all(claim, "top_r_max_rel_error", e["top_r_max_rel_error"], BOUNDS["S4", "top_r_max_rel_error"])
         check_all(claim, "sigma_ratio_max", e["sigma_ratio_max"], BOUNDS["S4", "sigma_ratio_max"])
     else:
         check_all(claim, "final_sigma_ratio", e["final_sigma_ratio"], BOUNDS["S4", "final_sigma_ratio"])
@@ -202,9 +179,13 @@ def s5_evidence(result) -> dict:
     alphas = [a for a in sweep.alphas if sweep.alpha_trace(a).lr.item() == lr]
     escapes = [escape_step(sweep.alpha_trace(a).rel_distance) for a in alphas]
     slope, r2 = line_fit([math.log10(1 / a) for a in alphas], escapes)
+    # Rival: a power law t ~ alpha^(-c), as deeper factorizations escape (Arora et al. 2019, Sec. 3)
+    power_exponent, power_r2 = line_fit([math.log10(1 / a) for a in alphas], [math.log10(t) for t in escapes])
     mu = result.growth_spectrum
     fastest, slowest = (steps_per_decade(math.log1p(4 * lr * mu[k].item())) for k in (0, r - 1))
     return {"alphas": alphas, "escape_steps": escapes, "steps_per_decade": slope, "linear_fit_r2": r2,
+            "power_law_exponent": power_exponent, "power_law_fit_r2": power_r2,
+            "power_law_over_linear_residual": (1 - power_r2) / max(1 - r2, 1e-300),
             "fastest": fastest, "slowest": slowest,
             "slope_over_fastest": slope / fastest, "slope_over_slowest": slope / slowest}
 
@@ -216,36 +197,54 @@ def test_escape_time_per_decade_lies_between_the_growth_rates(claim, sensing, m_
     e = s5_evidence(sensing)
     claim.param(m=sensing.config.m, alphas=e["alphas"])
     claim.measure(escape_steps=e["escape_steps"], steps_per_decade=e["steps_per_decade"],
-                  predicted_fastest=e["fastest"], predicted_slowest=e["slowest"])
+                  predicted_fastest=e["fastest"], predicted_slowest=e["slowest"],
+                  power_law_exponent=e["power_law_exponent"], power_law_fit_r2=e["power_law_fit_r2"],
+                  power_law_over_linear_residual=e["power_law_over_linear_residual"])
     check_all(claim, "slope_over_fastest", e["slope_over_fastest"], BOUNDS["S5", "slope_over_fastest"])
     check_all(claim, "slope_over_slowest", e["slope_over_slowest"], BOUNDS["S5", "slope_over_slowest"])
     check_all(claim, "linear_fit_r2", e["linear_fit_r2"], BOUNDS["S5", "linear_fit_r2"])
 
 
 def s6_evidence(result) -> dict:
-    """The convex interpolant against X*, and GD's end points against it in distance and nuclear norm."""
+    """GD's end point for each small alpha against X* and the min-nuclear-norm interpolant X_cvx."""
     norm = torch.linalg.matrix_norm
-    sweep, x_cvx = result.sweep, result.convex.x
-    x_star = sweep.x_star
-    out = {"convex_rel_distance_to_x_star": (norm(x_cvx - x_star) / norm(x_star)).item()}
-    for name, alpha in (("small", min(sweep.alphas)), ("large", max(sweep.alphas))):
+    sweep, x_cvx, x_star = result.sweep, result.convex.x, result.sweep.x_star
+    gap = (norm(x_cvx - x_star) / norm(x_star)).item()
+    small = sorted((a for a in sweep.alphas if a <= S6_SMALLEST_LARGE), reverse=True)
+    ends = {}
+    for alpha in sweep.alphas:
         trace = sweep.alpha_trace(alpha)
-        x = trace.final_u @ trace.final_u.T
-        out[f"{name}_alpha_nuclear_excess"] = (torch.trace(x) / torch.trace(x_cvx)).item() - 1
-        out[f"{name}_alpha_rel_distance_to_convex"] = (norm(x - x_cvx) / norm(x_cvx)).item()
-        out[f"{name}_alpha_rel_distance_to_x_star"] = (norm(x - x_star) / norm(x_star)).item()
-        out[f"{name}_alpha_final_loss"] = trace.loss[-1].item()
-    return out
+        ends[alpha] = (trace.final_u @ trace.final_u.T, (trace.loss[-1] / trace.loss[0]).item())
+    to_star = [(norm(ends[a][0] - x_star) / norm(x_star)).item() for a in small]
+    to_cvx = [(norm(ends[a][0] - x_cvx) / norm(x_cvx)).item() for a in small]
+    excess = [(torch.trace(ends[a][0]) / torch.trace(x_cvx)).item() - 1 for a in small]
+    large = ends[max(sweep.alphas)][0]
+    return {"small_alphas": small, "convex_rel_distance_to_x_star": gap,
+            "x_star_nuclear_excess": (torch.trace(x_star) / torch.trace(x_cvx)).item() - 1,
+            "rel_distance_to_x_star": to_star, "rel_distance_to_convex": to_cvx, "nuclear_excess": excess,
+            "max_final_loss_ratio": max(ratio for _, ratio in ends.values()),
+            "x_star_distance_max_successive_ratio": max(b / a for a, b in zip(to_star, to_star[1:])),
+            "smallest_alpha_convex_distance_over_gap": to_cvx[-1] * norm(x_cvx).item() / (gap * norm(x_star).item()),
+            "smallest_alpha_x_star_distance_over_gap": to_star[-1] / gap,
+            "large_alpha_nuclear_excess": (torch.trace(large) / torch.trace(x_cvx)).item() - 1}
 
 
-@pytest.mark.claim("S6", source="Gunasekar et al. 2017 (conjecture, Sec. 1); Li, Luo, Lyu 2021 (counterexamples, Sec. 1)")
-def test_small_alpha_nearly_minimizes_the_nuclear_norm_without_finding_its_minimizer(claim, nuclear):
-    """d=30, r=2, m=90 < m_nuc ~ 107: the min-nuclear-norm interpolant is >= 5% from X*; GD from alpha=1e-4 ends within 10% of its nuclear norm yet >= 5% away from it; alpha=0.3 ends >= 6x its nuclear norm."""
+#: alphas up to this one are the "small" sweep of S6; the larger one is the contrast
+S6_SMALLEST_LARGE = 1e-2
+
+
+@pytest.mark.claim("S6", source="greedy low-rank learning: Li, Luo, Lyu 2021 (Sec. 1, 5); rival: Gunasekar et al. 2017 (conjecture)")
+def test_small_alpha_approaches_x_star_not_the_min_nuclear_norm_interpolant(claim, nuclear):
+    """d=30, r=2, m=90 < m_nuc ~ 107, so the min-nuclear-norm interpolant X_cvx is not X* (>= 5% apart); for alpha = 1e-2 .. 1e-6 every run interpolates (loss down >= 1e10-fold) and GD's end point moves closer to X* with every decade of alpha, while at alpha = 1e-6 it stays >= half the gap ||X_cvx - X*|| away from X_cvx (Gunasekar's conjecture predicts it -> X_cvx); alpha = 0.3 ends >= 6x X_cvx's nuclear norm."""
     e, config = s6_evidence(nuclear), nuclear.config
     claim.param(d=config.d, r=config.r, m=config.m, alphas=config.alphas, steps=config.steps,
                 m_nuc=round(sensing_thresholds(config.d, config.r).nuclear_recovery))
-    checked = [key[1] for key in BOUNDS if key[0] == "S6"]
-    # The solver's wall time is not evidence (it moved 25% between torch builds): it stays out of the report.
-    claim.measure(convex_status=nuclear.convex.status, **{k: v for k, v in e.items() if k not in checked})
-    for name in checked:
+    # The nuclear-norm excess of GD's end point over X_cvx is reported beside X*'s own (the control): a GD that
+    # found X* has X*'s excess, one that found X_cvx has 0.
+    claim.measure(convex_status=nuclear.convex.status, small_alphas=e["small_alphas"],
+                  rel_distance_to_x_star=e["rel_distance_to_x_star"], rel_distance_to_convex=e["rel_distance_to_convex"],
+                  nuclear_excess=e["nuclear_excess"], x_star_nuclear_excess=e["x_star_nuclear_excess"],
+                  smallest_alpha_x_star_distance_over_gap=e["smallest_alpha_x_star_distance_over_gap"])
+    for name in ("convex_rel_distance_to_x_star", "max_final_loss_ratio", "x_star_distance_max_successive_ratio",
+                 "smallest_alpha_convex_distance_over_gap", "large_alpha_nuclear_excess"):
         check_all(claim, name, e[name], BOUNDS["S6", name])

@@ -9,15 +9,19 @@ from ._experiments import (
     THRESHOLD_M_PER_DR,
     DepthProbeConfig,
     DepthProbeResult,
+    RecoveryConfig,
+    RecoveryResult,
     SensingConfig,
     SensingResult,
     cached_run,
     claim_experiments,
+    g5_seed,
     experiment_spec,
     experiment_threads,
     resolve_device,
     run,
 )
+from ._projected import ProjectedDescentTrace, project_psd, psd_projected_descent
 from ._floors import EPS64, FLOOR_MARGIN, distance_floor, loss_floor, loss_ratio_floor
 from ._geometry import SensingThresholds, sensing_thresholds
 from ._mlp import (
@@ -82,9 +86,15 @@ __all__ = [
     "resolve_backend",
     "DepthProbeConfig",
     "DepthProbeResult",
+    "RecoveryConfig",
+    "RecoveryResult",
     "SensingConfig",
     "SensingResult",
     "claim_experiments",
+    "g5_seed",
+    "ProjectedDescentTrace",
+    "project_psd",
+    "psd_projected_descent",
     "resolve_device",
     "run",
     "EPS64",

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Callable, Mapping, TypeVar
 
 from ._descent import _torch_threads
-from ._experiments import SensingConfig
+from ._experiments import RecoveryConfig, SensingConfig
 from ._mlp import MLPConfig
 
 T = TypeVar("T")
@@ -18,6 +18,12 @@ T = TypeVar("T")
 _MLP_SECONDS = 24.0 / (40 * 60_000 * 134_400)
 # The 5dr sweep (3001 passes, m = 2500, P = 5050, 6 runs) took 40 s: seconds per pass, row, entry and run.
 _SENSING_SECONDS = 40.0 / (3001 * 2500 * 5050 * 6)
+# Small problems are bound by the per-step overhead instead: the d=30 sweep (20,001 steps, m = 90) took 12.7 s;
+# a PSD-projected step at d=40 (an eigendecomposition) about 1 ms.
+_STEP_SECONDS = 12.7 / 20_001
+_PROJECTED_STEP_SECONDS = 1e-3
+# A d=30 min-trace SDP took 0.3 s; interior-point work grows as the cube of its d^2/2 unknowns.
+_SDP_SECONDS = 0.3
 
 
 def estimated_seconds(config) -> float:
@@ -27,7 +33,10 @@ def estimated_seconds(config) -> float:
         return _MLP_SECONDS * config.epochs * 60_000 * sum(a * b for a, b in zip(widths, widths[1:]))
     if isinstance(config, SensingConfig):
         packed = config.d * (config.d + 1) // 2
-        return _SENSING_SECONDS * (config.steps + 1) * config.m * packed * (len(config.alphas) + 1)
+        per_step = _STEP_SECONDS + (_PROJECTED_STEP_SECONDS if config.projected else 0.0)
+        return (config.steps + 1) * (_SENSING_SECONDS * config.m * packed * (len(config.alphas) + 1) + per_step)
+    if isinstance(config, RecoveryConfig):
+        return _SDP_SECONDS * len(config.ms) * config.trials * (config.d / 30) ** 6
     return 0.0
 
 

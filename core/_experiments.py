@@ -17,8 +17,10 @@ from ._convex import NuclearNormSolution, min_nuclear_norm_interpolant
 from ._mlp import INITS, MLPConfig, build_mlp, initial_gradient_norms, train_mlp
 from ._mnist import MNIST, load_mnist
 from ._predictions import initial_growth_spectrum, local_contraction_rate
+from ._projected import ProjectedDescentTrace, psd_projected_descent
 from ._provenance import bits_fingerprint
 from ._descent import AlphaSweepResult, _torch_threads, alpha_sweep
+from ._seeds import HELD_OUT_START
 from ._sensing import make_sensing_problem
 
 #: the handout's initialization scales for the over-parameterized runs
@@ -66,6 +68,8 @@ class SensingConfig:
     dtype: str = "float64"
     #: also solve the minimum-nuclear-norm SDP with cvxpy (dense: meant for d around 30)
     convex: bool = False
+    #: also run `steps` of PSD-projected GD on X itself from a random PSD start (core._projected, claim P5)
+    projected: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "alphas", _sequence("alphas", self.alphas))
@@ -81,8 +85,9 @@ class SensingConfig:
         _positive_float("eta", self.eta)
         _positive_float("exact_init_scale", self.exact_init_scale)
         _integer("seed", self.seed)
-        if not isinstance(self.convex, bool):
-            raise ValueError(f"convex must be True or False, got {self.convex!r}")
+        for name in ("convex", "projected"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if not isinstance(self.dtype, str) or self.dtype not in _DTYPES:
             raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {self.dtype!r}")
 
@@ -101,6 +106,52 @@ class SensingResult:
     growth_spectrum: torch.Tensor  # top eigenvalues mu_k of M = (1/m) sum_i y_i S_i
     exact_local_rate: float  # 1 - lr h_min of the exact run at its final iterate
     convex: NuclearNormSolution | None = None
+    projected: ProjectedDescentTrace | None = None
+
+
+@dataclass(frozen=True)
+class RecoveryConfig:
+    """How often the min-trace SDP recovers X* exactly: `trials` problems at each m (claim P6).
+
+    Trial k draws its problem from seed `seed * trials + k` at every m, so the m-sweep of one trial measures
+    one X* with a growing set of measurements. A trial recovers X* when the SDP's solution lies within
+    `tolerance` of it in relative Frobenius distance (the solver reaches ~1e-8 when it does).
+    """
+
+    d: int = 30
+    r: int = 2
+    ms: tuple[int, ...] = (80, 95, 105, 115, 130)
+    trials: int = 20
+    seed: int = 0
+    tolerance: float = 1e-4
+
+    def __post_init__(self):
+        object.__setattr__(self, "ms", _sequence("ms", self.ms))
+        for name, value in [("d", self.d), ("r", self.r), ("trials", self.trials)] + [("m", m) for m in self.ms]:
+            _positive_int(name, value)
+        if not self.ms:
+            raise ValueError("ms is empty: give at least one number of measurements")
+        if self.r > self.d:
+            raise ValueError(f"rank r={self.r} exceeds d={self.d}")
+        _integer("seed", self.seed)
+        _positive_float("tolerance", self.tolerance)
+
+    @property
+    def trial_seeds(self) -> tuple[int, ...]:
+        return tuple(self.seed * self.trials + k for k in range(self.trials))
+
+
+@dataclass(frozen=True)
+class RecoveryResult:
+    """Per m (rows) and trial (columns): the SDP solution's relative distance to X*."""
+
+    config: RecoveryConfig
+    rel_distance: torch.Tensor  # (len(ms), trials), float64
+
+    @property
+    def success_rate(self) -> list[float]:
+        """Per m, the fraction of trials within config.tolerance of X*."""
+        return (self.rel_distance <= self.config.tolerance).double().mean(dim=1).tolist()
 
 
 @dataclass(frozen=True)
@@ -158,7 +209,20 @@ def _run_sensing(config: SensingConfig, device, progress) -> SensingResult:
     exact = sweep.exact_trace
     rate = local_contraction_rate(problem, exact.final_u, float(exact.lr))
     convex = min_nuclear_norm_interpolant(problem) if config.convex else None
-    return SensingResult(config, sweep, growth, rate, convex)
+    projected = psd_projected_descent(problem, config.steps, config.seed) if config.projected else None
+    return SensingResult(config, sweep, growth, rate, convex, projected)
+
+
+def _run_recovery(config: RecoveryConfig, device, progress) -> RecoveryResult:
+    distances = torch.empty(len(config.ms), config.trials, dtype=torch.float64)
+    for i, m in enumerate(config.ms):
+        for k, seed in enumerate(config.trial_seeds):
+            problem = make_sensing_problem(config.d, config.r, m, seed, device)
+            x, x_star = min_nuclear_norm_interpolant(problem).x, problem.x_star
+            distances[i, k] = torch.linalg.matrix_norm(x - x_star) / torch.linalg.matrix_norm(x_star)
+            if progress is not None:
+                progress(i * config.trials + k + 1, len(config.ms) * config.trials)
+    return RecoveryResult(config, distances)
 
 
 def _run_depth_probe(config: DepthProbeConfig, data: MNIST, device) -> DepthProbeResult:
@@ -194,6 +258,8 @@ def run(config, device="cpu", data=None, mnist_root=None, progress=None):
     """
     if isinstance(config, SensingConfig):
         result = _run_sensing(config, device, progress)
+    elif isinstance(config, RecoveryConfig):
+        result = _run_recovery(config, device, progress)
     elif isinstance(config, (MLPConfig, DepthProbeConfig)):
         data = data() if callable(data) else data
         data = data if data is not None else load_mnist(mnist_root, device)
@@ -245,9 +311,10 @@ def cached_run(config, device="cpu", cache: ResultCache | None = None, fingerpri
 #: resolved more slowly, so it gets the handout's longer horizon
 PAPER_SWEEPS = {10: 600, 5: 3000}
 #: below the d=30, r=2 nuclear-norm recovery threshold (about 107 measurements, see core._geometry)
-NUCLEAR_COMPARISON = dict(d=30, r=2, m=90, alphas=(1e-4, 0.3), steps=20_000, convex=True)
-#: the uniqueness sweep (claim P1) runs at d=40, r=2, where the thresholds sit at m/dr ~ 1.9 and 5.6
-THRESHOLD_SWEEP = dict(d=40, r=2, alphas=(1e-4, 0.1), steps=4000)
+#: five small alphas (claim S6 follows GD as alpha -> 0) and one large one
+NUCLEAR_COMPARISON = dict(d=30, r=2, m=90, alphas=(1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 0.3), steps=20_000, convex=True)
+#: the uniqueness sweep (claims P1 and P5) runs at d=40, r=2, where the thresholds sit at m/dr ~ 1.9 and 5.6
+THRESHOLD_SWEEP = dict(d=40, r=2, alphas=(1e-4, 0.1), steps=4000, projected=True)
 THRESHOLD_M_PER_DR = (2, 3, 5, 6, 10)
 #: (init, depth) of the 3-epoch trainability runs of claim G4
 DEPTH_TRAINING = (("pytorch", 3), ("pytorch", 10), ("he", 3), ("he", 10))
@@ -256,8 +323,10 @@ DEPTH_TRAINING = (("pytorch", 3), ("pytorch", 10), ("he", 3), ("he", 10))
 def claim_experiments(seed: int = 0, claim_seeds: int = 3) -> dict[str, object]:
     """Every experiment the claims and figures use, by name; seeds move with the base seed."""
     _positive_int("claim_seeds", claim_seeds)
+    if claim_seeds > 99:
+        raise ValueError(f"claim_seeds must be at most 99 (G5's seeds of one base seed span 100), got {claim_seeds}")
     experiments: dict[str, object] = {"mlp": MLPConfig(seed=seed)}
-    experiments.update({f"mlp-seed+{k}": MLPConfig(seed=seed + k) for k in range(1, claim_seeds + 1)})
+    experiments.update({f"mlp-g5-{k}": MLPConfig(seed=g5_seed(seed, k)) for k in range(1, claim_seeds + 1)})
     experiments.update({f"depth-probe-{init}": DepthProbeConfig(init=init, seed=seed) for init in INITS})
     experiments.update({f"depth-train-{init}-{depth}": MLPConfig(hidden_sizes=(128,) * depth, init=init,
                                                                  epochs=3, seed=seed)
@@ -267,4 +336,13 @@ def claim_experiments(seed: int = 0, claim_seeds: int = 3) -> dict[str, object]:
     experiments["nuclear"] = SensingConfig(seed=seed, **NUCLEAR_COMPARISON)
     experiments.update({f"threshold-{f}dr": SensingConfig(m=f * 40 * 2, seed=seed, **THRESHOLD_SWEEP)
                         for f in THRESHOLD_M_PER_DR})
+    experiments["recovery"] = RecoveryConfig(seed=seed)
     return experiments
+
+
+def g5_seed(seed: int, k: int) -> int:
+    """The k-th (1-based) MLP seed on which claim G5 re-checks G1-G3 for base seed `seed`.
+
+    From HELD_OUT_START on, so G5's evidence is never drawn from the calibration seeds 0-9.
+    """
+    return HELD_OUT_START + abs(seed) * 100 + k

@@ -77,6 +77,23 @@ def test_training_records_every_epoch_and_is_deterministic():
     assert torch.isfinite(a.init_grad_norms).all() and (a.init_grad_norms > 0).all()
 
 
+def test_layer_balance_identity_and_drift_hold_to_rounding():
+    """Du, Hu and Lee 2018 (Thm 2.1) for bias-free ReLU nets, as recorded by train_mlp: <W_l, grad_l L> is equal
+    across layers on every batch, so ||W_(l+1)||^2 - ||W_l||^2 moves over training by exactly lr^2 times the
+    difference of the summed squared gradient norms. Exact algebra: the only error is float32 rounding."""
+    data = tiny_mnist(1024)
+    config = MLPConfig(hidden_sizes=(32, 32, 32), epochs=4, batch_size=64, lr=0.05, seed=2)
+    b = train_mlp(config, data).balance
+    assert b.max_violation.max().item() < 1e-5  # relative to max_l ||W_l|| ||grad_l||
+    differences = b.weight_sq_norms[:, 1:] - b.weight_sq_norms[:, :-1]
+    drift = differences[-1] - differences[0]
+    predicted = config.lr**2 * (b.grad_sq_sums[:, 1:] - b.grad_sq_sums[:, :-1]).sum(dim=0)
+    torch.testing.assert_close(drift, predicted, rtol=1e-3, atol=1e-6)
+    # Not a tautology: the weights themselves moved by far more than the drift of their differences.
+    change = b.weight_sq_norms[-1] - b.weight_sq_norms[0]
+    assert change.abs().min() > 100 * (drift - predicted).abs().max()
+
+
 def _assert_one_sgd_update(after, before, grads, lr: float, what: str) -> None:
     """Each weight in `after` is w - lr * grad of the float32 `before` and `grads`, to float32 rounding.
 

@@ -135,12 +135,12 @@ def test_ctrl_c_sets_stop_for_the_running_jobs_and_starts_no_new_one():
 
 
 def test_estimates_put_the_longest_claim_experiments_first():
-    """Measured alone on one thread here: the 5dr sweep 40 s, each 40-epoch MLP 24-26 s, the 10dr sweep 17 s,
-    a 10-layer depth run 3 s; the order of the queue follows."""
+    """Measured alone on one thread here: the 5dr sweep 40 s, the 100 SDPs of P6 35 s, each 40-epoch MLP 24-26 s,
+    the 10dr sweep 17 s, a 10-layer depth run 3 s; the order of the queue follows."""
     configs = claim_experiments(0)
     order = sorted(configs, key=lambda name: -estimated_seconds(configs[name]))
-    assert order[:6] == ["sensing-5dr", "mlp", "mlp-seed+1", "mlp-seed+2", "mlp-seed+3", "sensing-10dr"]
-    assert estimated_seconds(configs["sensing-5dr"]) == pytest.approx(40.0)
+    assert order[:7] == ["sensing-5dr", "recovery", "mlp", "mlp-g5-1", "mlp-g5-2", "mlp-g5-3", "sensing-10dr"]
+    assert estimated_seconds(configs["sensing-5dr"]) == pytest.approx(40.0, rel=0.05)
     assert estimated_seconds(configs["mlp"]) == pytest.approx(24.0)
 
 
