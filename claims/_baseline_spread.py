@@ -31,14 +31,14 @@ class _Results:
         self._load = load_mnist
 
     def __getitem__(self, name):
-        from core import SensingConfig, run
+        from core import RecoveryConfig, SensingConfig, run
 
         if name not in self._done:
             config = self.configs[name]
-            if not isinstance(config, SensingConfig) and self._data is None:
+            if not isinstance(config, (SensingConfig, RecoveryConfig)) and self._data is None:
                 self._data = self._load(None, self.device)
             start = time.perf_counter()
-            self._done[name] = run(config, self.device, data=None if isinstance(config, SensingConfig) else self._data)
+            self._done[name] = run(config, self.device, data=self._data)
             self.seconds[name] = time.perf_counter() - start
             print(f"{name}: {self.seconds[name]:.1f} s", file=sys.stderr, flush=True)
         return self._done[name]
@@ -99,7 +99,7 @@ def main(argv=None) -> None:
     run = commands.add_parser("run")
     run.add_argument("--threads", type=int, required=True)
     run.add_argument("--out", required=True)
-    run.add_argument("--experiments", nargs="+", default=["mlp", "sensing-10dr", "sensing-5dr", "threshold"])
+    run.add_argument("--experiments", nargs="+", default=["mlp", "sensing-10dr", "sensing-5dr", "threshold", "nuclear", "recovery"])
     compare = commands.add_parser("compare")
     compare.add_argument("files", nargs="+")
     args = parser.parse_args(argv)

@@ -18,6 +18,8 @@ STEP_STRIDE = 25
 #: the layer-balance identity's violation is float32 rounding (1e-8 with float64 sums): values under 8 eps_32
 #: are "at the floor" and stored as it, so two machines' rounding noise compares equal
 MLP_IDENTITY_FLOOR = 8 * float(np.finfo(np.float32).eps)
+#: the float64 floor of a distance relative to ||X*||_F (core.distance_floor of a unit X*)
+RELATIVE_DISTANCE_FLOOR = 64 * float(np.finfo(np.float64).eps)
 #: a least-squares slope of log(distance) over [T/2, T] on a plateau: rounding of 64 ulps over ln 2
 SLOPE_FLOOR = 64 * float(np.finfo(np.float64).eps) / math.log(2)
 #: the sweeps whose trajectories are stored, by experiment name
@@ -58,7 +60,7 @@ def _flatten(evidence: dict, prefix: str = "") -> dict[str, np.ndarray]:
 
 
 def mlp_epochs(history) -> dict[str, np.ndarray]:
-    """Per epoch: losses, accuracy, per-layer gradient norms and the P4 balance terms."""
+    """Per epoch: losses, accuracy, per-layer gradient norms and the layer-balance terms (tests/test_mlp.py)."""
     h, layers = history, range(1, len(history.layer_names) + 1)
     table = {"epoch": np.arange(1, h.config.epochs + 1), "train_nll": _np(h.train_nll),
              "test_nll": _np(h.test_nll), "test_accuracy": _np(h.test_accuracy)}
@@ -193,11 +195,36 @@ def threshold_quantities(threshold_runs: dict) -> dict[str, np.ndarray]:
         initial_loss = float(result.sweep.alpha_trace(max(result.sweep.alphas)).loss[0])
         floor = loss_ratio_floor(config.d, x_star_fro(result), initial_loss)
         row["large_alpha_loss_reduction"] = max(row["large_alpha_loss_reduction"], floor)
+        if result.projected is not None:  # P5: PSD-projected GD on X, its distance and loss at the floors
+            trace = result.projected
+            row["projected_rel_distance"] = max(trace.rel_distance[-1].item(), RELATIVE_DISTANCE_FLOOR)
+            row["projected_loss_reduction"] = max((trace.loss[-1] / trace.loss[0]).item(),
+                                                  loss_ratio_floor(config.d, x_star_fro(result), trace.loss[0].item()))
+            row["projected_lr"] = trace.lr
         # On the plateaus the slope is rounding noise about 0: "at the floor" is stored as 0.
         if abs(row["large_alpha_time_slope"]) < SLOPE_FLOOR:
             row["large_alpha_time_slope"] = 0.0
         rows.append(row)
     return {key: np.asarray([row[key] for row in rows]) for key in rows[0]}
+
+
+def nuclear_quantities(result) -> dict[str, np.ndarray]:
+    """S6: the convex interpolant's distance to X*, and GD's end point per alpha against X* and X_cvx."""
+    from claims.test_matrix_sensing import s6_evidence
+
+    e = s6_evidence(result)
+    keep = ("convex_rel_distance_to_x_star", "x_star_nuclear_excess", "rel_distance_to_x_star",
+            "rel_distance_to_convex", "nuclear_excess", "large_alpha_nuclear_excess")
+    return _flatten({key: e[key] for key in keep})
+
+
+def recovery_quantities(result) -> dict[str, np.ndarray]:
+    """P6, one row per m: how many of the trials the SDP recovered, and the median distance of the others."""
+    distances, tolerance = result.rel_distance, result.config.tolerance
+    failed = [row[row > tolerance] for row in distances]
+    return {"m": np.asarray(result.config.ms),
+            "recovered": np.asarray([int((row <= tolerance).sum()) for row in distances]),
+            "median_failed_rel_distance": np.asarray([f.median().item() if len(f) else 0.0 for f in failed])}
 
 
 def result_of(results, name: str):
@@ -210,7 +237,7 @@ def threshold_runs_of(results) -> dict:
     return {round(result.config.m_per_dr): result for result in runs}
 
 
-def tables(results, experiments=("mlp", *SENSING_EXPERIMENTS, "threshold")) -> dict[str, dict[str, np.ndarray]]:
+def tables(results, experiments=("mlp", *SENSING_EXPERIMENTS, "threshold", "nuclear", "recovery")) -> dict[str, dict[str, np.ndarray]]:
     """Every baseline table, by its name (the baseline file's stem without the device suffix)."""
     out = {}
     for name in experiments:
@@ -220,6 +247,10 @@ def tables(results, experiments=("mlp", *SENSING_EXPERIMENTS, "threshold")) -> d
             out["mlp_quantities"] = mlp_quantities(result_of(results, "mlp"))
         elif name == "threshold":
             out["threshold_quantities"] = threshold_quantities(threshold_runs_of(results))
+        elif name == "nuclear":
+            out["nuclear_quantities"] = nuclear_quantities(result_of(results, "nuclear"))
+        elif name == "recovery":
+            out["recovery_quantities"] = recovery_quantities(result_of(results, "recovery"))
         else:
             stem = name.replace("-", "_")
             result = result_of(results, name)

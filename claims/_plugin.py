@@ -45,7 +45,8 @@ def pytest_addoption(parser):
     group.addoption("--mnist-root", default=None,
                     help="torchvision-style root holding MNIST/raw/ (overrides $MNIST_ROOT)")
     group.addoption("--claim-seeds", type=int, default=3, metavar="N",
-                    help="new seeds (base + 1..N) on which G5 re-checks G1-G3 (default 3)")
+                    help="held-out seeds (core.g5_seed: 1000 + 100 x base + 1..N, N <= 99) on which G5 re-checks "
+                         "G1-G3 (default 3)")
     group.addoption("--experiment-workers", type=int, default=None, metavar="N",
                     help="on the CPU, compute the selected experiments N at a time, one thread each, before the "
                          "first claim (default: torch's thread count; 1 computes each when first needed)")

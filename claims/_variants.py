@@ -89,8 +89,9 @@ def _measure(args) -> None:
             env = {**os.environ, **environment(name)}
             threads = env.get("OMP_NUM_THREADS", str(os.cpu_count() or 1))
             print(f"variant {name}: {VARIANTS[name][1]}", file=sys.stderr, flush=True)
+            only = ["--experiments", *args.experiments] if args.experiments else []
             subprocess.run([sys.executable, "-m", "claims._baseline_spread", "run", "--threads", threads,
-                            "--out", str(path)], env=env, check=True)
+                            "--out", str(path), *only], env=env, check=True)
         with open(path, "rb") as handle:
             records[name] = pickle.load(handle)
     committed = _committed(Path(__file__).with_name("test_baselines"))
@@ -155,6 +156,8 @@ def main(argv=None) -> int:
     measure = commands.add_parser("measure", help="compute every variant's tables and their spread")
     measure.add_argument("--out", required=True)
     measure.add_argument("--variants", nargs="+", default=list(VARIANTS))
+    measure.add_argument("--experiments", nargs="+", default=None,
+                         help="only these experiments' tables (as claims._baseline_spread run names them)")
     args = parser.parse_args(argv)
     if args.command == "env":
         try:

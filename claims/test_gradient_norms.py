@@ -45,6 +45,7 @@ BOUNDS = {
     # Measured 7-10% below sqrt(1/6) under the default init: finite width and the un-ReLU'd last layer.
     ("G4", "factor_over_prediction", "pytorch"): between(0.85, 1.15),
     ("G4", "factor_over_prediction", "he"): between(0.85, 1.15),
+    ("G4", "rival_log_miss"): at_least(math.log(1.15), "rival: the other init's factor; the band, ln 1.15"),
     ("G4", "test_accuracy_epoch3"): at_least(0.85),
     ("G4", "test_accuracy_epoch2"): at_most(0.2, "one class for every input scores 0.089-0.114"),
     ("G4", "train_nll_epoch2_over_ln10"): at_least(0.99, "uniform predictions give 1"),
@@ -137,12 +138,15 @@ def g4_factor(probe) -> float:
 @pytest.mark.claim("G4", source="Glorot and Bengio 2010 (Sec. 4.2); He et al. 2015 (Sec. 2.2)")
 @pytest.mark.parametrize("init", ["pytorch", "he"])
 def test_gradient_norm_factor_per_layer_matches_the_init_variance(claim, depth_probe, init):
-    """At initialization the mean gradient norm changes per added width-128 layer by the predicted factor: sqrt(1/6) = 0.408 under PyTorch's default init, 1 under He init."""
+    """At initialization the mean gradient norm changes per added width-128 layer by the predicted factor, within 15%: sqrt(1/6) = 0.408 under PyTorch's default init, 1 under He init; the other init's factor, the rival, misses by more than 15%."""
     factor = g4_factor(depth_probe)
-    claim.param(depths=depth_probe.config.depths, predicted_factor=PREDICTED_FACTOR[init])
+    claim.param(depths=depth_probe.config.depths, predicted_factor=PREDICTED_FACTOR[init],
+                rival_factor=PREDICTED_FACTOR["he" if init == "pytorch" else "pytorch"])
     claim.measure(factor_per_layer=factor, mean_grad_norm=[n.mean() for n in depth_probe.norms.values()])
     check_all(claim, "factor_over_prediction", factor / PREDICTED_FACTOR[init],
               BOUNDS["G4", "factor_over_prediction", init])
+    rival = PREDICTED_FACTOR["he" if init == "pytorch" else "pytorch"]  # the other init's variance
+    check_all(claim, "rival_log_miss", abs(math.log(factor / rival)), BOUNDS["G4", "rival_log_miss"])
 
 
 @pytest.mark.claim("G4", source="He et al. 2015 (Sec. 2.2); this harness's 3-epoch runs")

@@ -30,6 +30,8 @@ from core import escape_step, sensing_thresholds
 
 M_FACTORS = pytest.mark.parametrize("m_factor", [10, 5], ids=["m=10dr", "m=5dr"])
 SMALL_ALPHAS = (1e-5, 1e-4, 1e-3)
+#: S6's small alphas are those up to this one (1e-2 .. 1e-6); its larger alpha (0.3) is the contrast
+S6_LARGEST_SMALL_ALPHA = 1e-2
 EARLY_STEP = 100  # "early": every small alpha has escaped (S4: by step 53), none has converged (S2)
 
 BOUNDS = {
@@ -37,6 +39,7 @@ BOUNDS = {
     # >= 1 in theory: in the tail every mode decays at least as fast as the slowest; the neighbouring
     # Hessian eigenvalues (within a few % of h_min) keep the ratio a few % above 1 at these horizons.
     ("S1", "rate_exponent_ratio"): between(0.99, 1.10),
+    ("S1", "rival_log_miss"): at_least(math.log(1.10), "rival: the population rate 1 - 4 lr lambda_r; the band"),
     ("S2", "distance_over_next_alpha"): below(1.0),
     ("S2", "p_T", 10): between(0.9, 1.2),
     ("S2", "p_T", 5): between(0.5, 0.75),
@@ -49,8 +52,7 @@ BOUNDS = {
     ("S3", "large_alpha_loss_reduction", 5): at_most(1e-6),
     ("S4", "sigma_ratio_max"): at_most(0.2),
     ("S4", "final_sigma_ratio"): at_least(0.5),
-    ("S5", "slope_over_fastest"): at_least(1.0),
-    ("S5", "slope_over_slowest"): at_most(1.0),
+    ("S5", "power_law_over_linear_residual"): at_least(2.0, "rival: a power law in alpha"),
     ("S5", "linear_fit_r2"): at_least(0.97),
     # Below m_nuc, X_cvx != X*; how far apart varies by seed (0.13-0.38 on seeds 0-9). Closer than 5% the
     # two predictions cannot be told apart at these alphas, and the claim fails rather than pass untested.
@@ -75,13 +77,14 @@ def s1_evidence(result) -> dict:
     predicted = result.exact_local_rate
     return {"final_rel_distance": trace.rel_distance[-1].item(), "tail_contraction": measured,
             "local_hessian_rate": predicted, "population_rate": 1 - 4 * float(trace.lr) * lam_r,
-            "rate_exponent_ratio": math.log(measured) / math.log(predicted)}
+            "rate_exponent_ratio": math.log(measured) / math.log(predicted),
+            "rival_log_miss": abs(math.log(math.log(measured) / math.log(1 - 4 * float(trace.lr) * lam_r)))}
 
 
 @pytest.mark.claim("S1", source="handout (linear convergence); rate: local Hessian of f at U*, this harness")
 @M_FACTORS
 def test_exact_parameterization_converges_at_the_local_hessian_rate(claim, sensing, m_factor):
-    """R = r = 5 from 1e-3 W: rel. distance <= 1e-10 by T, and the tail contracts per step at 1 - lr h_min of the Hessian at U*."""
+    """R = r = 5 from 1e-3 W: rel. distance <= 1e-10 by T, and the tail contracts per step at 1 - lr h_min of the Hessian at U* (exponent ratio within [0.99, 1.10]); the rival population rate 1 - 4 lr lambda_r(X*) misses by more than that band."""
     e = s1_evidence(sensing)
     claim.param(m=sensing.config.m, steps=sensing.config.steps, init_scale=sensing.config.exact_init_scale)
     claim.measure(tail_contraction=e["tail_contraction"], local_hessian_rate=e["local_hessian_rate"],
@@ -90,6 +93,7 @@ def test_exact_parameterization_converges_at_the_local_hessian_rate(claim, sensi
     # ln(measured) / ln(predicted): 1 when the slowest mode alone sets the pace, above 1 while the
     # neighbouring modes (h within a few % of h_min) have not died out yet.
     check_all(claim, "rate_exponent_ratio", e["rate_exponent_ratio"], BOUNDS["S1", "rate_exponent_ratio"])
+    check_all(claim, "rival_log_miss", e["rival_log_miss"], BOUNDS["S1", "rival_log_miss"])
 
 
 def s2_evidence(result) -> dict:
@@ -190,19 +194,19 @@ def s5_evidence(result) -> dict:
             "slope_over_fastest": slope / fastest, "slope_over_slowest": slope / slowest}
 
 
-@pytest.mark.claim("S5", source="handout (escape time ~ log 1/alpha); bracket: spectral phase, Stoger-Soltanolkotabi 2021")
+@pytest.mark.claim("S5", source="handout (escape time ~ log 1/alpha); rival: power-law escape of deeper factorizations, Arora et al. 2019")
 @M_FACTORS
-def test_escape_time_per_decade_lies_between_the_growth_rates(claim, sensing, m_factor):
-    """The first t with rel. distance < 0.5 is linear in log10(1/alpha) (alpha <= 1e-2), with a slope between ln 10 / ln(1 + 4 lr mu_k) for k = 1 and k = r."""
+def test_escape_time_is_linear_in_log_one_over_alpha(claim, sensing, m_factor):
+    """For alpha <= 1e-2 (one step size) the first t with rel. distance < 0.5 is linear in log10(1/alpha) (R^2 >= 0.97), and the rival power law t ~ alpha^(-c) fits worse, leaving >= 2x the linear fit's unexplained variance. The slope per decade is reported beside ln 10 / ln(1 + 4 lr mu_k) for k = 1 and r; the population rates give a similar bracket, so P2, not S5, tells M's spectrum from X*'s."""
     e = s5_evidence(sensing)
     claim.param(m=sensing.config.m, alphas=e["alphas"])
     claim.measure(escape_steps=e["escape_steps"], steps_per_decade=e["steps_per_decade"],
                   predicted_fastest=e["fastest"], predicted_slowest=e["slowest"],
-                  power_law_exponent=e["power_law_exponent"], power_law_fit_r2=e["power_law_fit_r2"],
-                  power_law_over_linear_residual=e["power_law_over_linear_residual"])
-    check_all(claim, "slope_over_fastest", e["slope_over_fastest"], BOUNDS["S5", "slope_over_fastest"])
-    check_all(claim, "slope_over_slowest", e["slope_over_slowest"], BOUNDS["S5", "slope_over_slowest"])
+                  slope_over_fastest=e["slope_over_fastest"], slope_over_slowest=e["slope_over_slowest"],
+                  power_law_exponent=e["power_law_exponent"], power_law_fit_r2=e["power_law_fit_r2"])
     check_all(claim, "linear_fit_r2", e["linear_fit_r2"], BOUNDS["S5", "linear_fit_r2"])
+    check_all(claim, "power_law_over_linear_residual", e["power_law_over_linear_residual"],
+              BOUNDS["S5", "power_law_over_linear_residual"])
 
 
 def s6_evidence(result) -> dict:
@@ -210,7 +214,7 @@ def s6_evidence(result) -> dict:
     norm = torch.linalg.matrix_norm
     sweep, x_cvx, x_star = result.sweep, result.convex.x, result.sweep.x_star
     gap = (norm(x_cvx - x_star) / norm(x_star)).item()
-    small = sorted((a for a in sweep.alphas if a <= S6_SMALLEST_LARGE), reverse=True)
+    small = sorted((a for a in sweep.alphas if a <= S6_LARGEST_SMALL_ALPHA), reverse=True)
     ends = {}
     for alpha in sweep.alphas:
         trace = sweep.alpha_trace(alpha)
@@ -227,10 +231,6 @@ def s6_evidence(result) -> dict:
             "smallest_alpha_convex_distance_over_gap": to_cvx[-1] * norm(x_cvx).item() / (gap * norm(x_star).item()),
             "smallest_alpha_x_star_distance_over_gap": to_star[-1] / gap,
             "large_alpha_nuclear_excess": (torch.trace(large) / torch.trace(x_cvx)).item() - 1}
-
-
-#: alphas up to this one are the "small" sweep of S6; the larger one is the contrast
-S6_SMALLEST_LARGE = 1e-2
 
 
 @pytest.mark.claim("S6", source="greedy low-rank learning: Li, Luo, Lyu 2021 (Sec. 1, 5); rival: Gunasekar et al. 2017 (conjecture)")

@@ -41,8 +41,9 @@ BOUNDS = {
     ("P1", "small_alpha_rel_distance"): at_most(0.01),
     ("P2", "rate_ratio_top_r"): between(0.96, 1.02),
     ("P2", "rate_ratio_r_plus_1"): between(0.8, 1.01),
-    ("P2", "rival_log_miss"): at_least(0.05, "provisional"),
-    ("P3", "rival_log_miss"): at_least(0.2, "provisional"),
+    # A rival is rejected when it misses the measurement by more than the band the prediction meets.
+    ("P2", "rival_log_miss"): at_least(-math.log(0.96), "rival: population rates; the band's wider side, -ln 0.96"),
+    ("P3", "rival_log_miss"): at_least(math.log(1.15), "rival: one pace for all; the band, ln 1.15"),
     ("P5", "projected_rel_distance", "above"): at_most(1e-6),
     ("P5", "projected_rel_distance", "below"): at_least(0.5),
     ("P5", "projected_loss_reduction"): at_most(1e-6),

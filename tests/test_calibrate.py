@@ -42,10 +42,15 @@ def test_write_regenerates_the_references_and_the_study_page(tmp_path, monkeypat
     monkeypatch.setattr(cal, "REFERENCES", tmp_path / "references.json")
     monkeypatch.setattr(cal, "STUDY_DOC", tmp_path / "seed_study.md")
     monkeypatch.setattr(cal, "ROOT", tmp_path)
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{cal.README_MARKERS[0]}\nstale\n{cal.README_MARKERS[1]}\nrest\n")
+    monkeypatch.setattr(cal, "README", readme)
     cal.write(study)
+    text = readme.read_text()
+    assert "stale" not in text and "| B | 2/2 | 1/2 | 1000 (held-out) |" in text and text.endswith("rest\n")
     assert json.loads((tmp_path / "references.json").read_text()) == cal.ranges(cal._load(study))
     page = (tmp_path / "seed_study.md").read_text()
-    assert "| B | 2/2 | 1/2 | 1000 |" in page and "| A | 2/2 | 2/2 | - |" in page
+    assert "| B | 2/2 | 1/2 | 1000 (held-out) |" in page and "| A | 2/2 | 2/2 | - |" in page
 
 
 def test_g5_check_names_of_every_seed_share_one_reference():
