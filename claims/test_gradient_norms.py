@@ -2,7 +2,7 @@
 
 784 -> 128 -> 128 -> 128 -> 10 without biases, PyTorch's default init, SGD lr 0.01, batch 128, 40 epochs,
 float32. Thresholds: calibrated on seeds 0-9, confirmed on held-out seeds from 1000 (torch 2.14.1, CPU, one
-thread); `python -m claims._calibrate` prints the ranges of the references. The layer-balance identity behind
+thread); `python -m claims._calibrate` regenerates the ranges shown beside them. The layer-balance identity behind
 M1 (Du, Hu and Lee 2018, Thm 2.1) is exact algebra, tested in tests/test_mlp.py.
 """
 
