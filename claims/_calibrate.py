@@ -129,20 +129,24 @@ def describe(entry: dict | None) -> str | None:
 
 
 def pass_counts(reports) -> dict[str, dict[str, list]]:
-    """Per claim id and seed set: [seeds on which every instance passed, seeds run, seeds with a failure]."""
+    """Per claim id and seed set: [seeds on which every instance passed, seeds run, the other seeds]."""
     counts: dict[str, dict[str, list]] = defaultdict(lambda: {s: [0, 0, []] for s in SETS})
     for seed_set, by_seed in reports.items():
         for seed, report in sorted(by_seed.items()):
-            outcomes: dict[str, bool] = {}
+            outcomes: dict[str, set] = defaultdict(set)
             for claim in report["claims"]:
-                outcomes[claim["id"]] = outcomes.get(claim["id"], True) and claim["outcome"] == "passed"
-            for claim_id, passed in outcomes.items():
+                outcomes[claim["id"]].add(claim["outcome"])
+            for claim_id, seen in outcomes.items():
                 entry = counts[claim_id][seed_set]
-                entry[0] += passed
+                entry[0] += seen == {"passed"}
                 entry[1] += 1
-                if not passed:
-                    entry[2].append(seed)
-    return dict(sorted(counts.items(), key=lambda item: (item[0][0], len(item[0]), item[0])))
+                if seen != {"passed"}:  # a skip (the seed cannot test the claim) is said, not counted as a pass
+                    entry[2].append(seed if seen - {"passed", "skipped"} else f"{seed} skipped")
+    def order(claim_id: str):  # G2 before G2b before G3
+        number = re.match(r"\d*", claim_id[1:]).group()
+        return claim_id[0], int(number or 0), claim_id
+
+    return dict(sorted(counts.items(), key=lambda item: order(item[0])))
 
 
 def count_table(reports) -> list[str]:

@@ -29,11 +29,12 @@ BOUNDS = {
     ("G3", "last_final_over_peak"): at_most(0.5, "the handout's 'half'"),
     ("G3", "last_over_steepest_other"): below(1.0, "final / peak of layer 4 over the smallest of layers 1-3"),
     ("G3", "first_band_max_over_min"): at_most(1.25),
-    # The notebook's printed values (handout run, one seed): layer 1 at epochs 3-5 0.894-0.899, layer 4 at
-    # epochs 36 and 40 0.271 and 0.248; a seed moves them by a few %, so +-10% is the agreement asked.
+    # The notebook's printed values come from one run, itself one seed: two seeds differ by sqrt(2) times the
+    # seed-to-seed spread s, so agreement is asked within 3 sqrt(2) s, at least 10%. s on the calibration
+    # seeds: layer 1 (epochs 3-5) 0.9-1.2%, so +-10%; layer 4 (epochs 36, 40) 3.5-3.9%, so +-17%.
     ("N1", "layer1_epochs3_5_over_notebook"): between(0.9, 1.1),
-    ("N1", "layer4_epoch36_over_notebook"): between(0.9, 1.1),
-    ("N1", "layer4_epoch40_over_notebook"): between(0.9, 1.1),
+    ("N1", "layer4_epoch36_over_notebook"): between(0.83, 1.17),
+    ("N1", "layer4_epoch40_over_notebook"): between(0.83, 1.17),
     # Predicted 1/2: late in training the loss sits on few examples (the misfit ones), so the last layer's
     # batch gradient (1/B) sum_i (p_i - y_i) h_i^T is an incoherent sum of ~q B terms of size O(1): ~sqrt(q)
     # while the NLL ~ q. Rival: errors spread over all examples (every ||p_i - y_i|| ~ NLL) give exponent 1.
@@ -176,7 +177,7 @@ def n1_evidence(h) -> dict:
 
 @pytest.mark.claim("N1", source="the problem set's notebook (printed gradient norms of its run)")
 def test_gradient_norms_agree_with_the_notebook(claim, mlp_history):
-    """The harness's run reproduces the notebook's printed norms within 10%: layer 1 over epochs 3-5 (notebook 0.894-0.899) and layer 4 at epochs 36 and 40 (0.271 and 0.248)."""
+    """The harness's run reproduces the notebook's printed norms within three seed-to-seed spreads of two runs: layer 1 over epochs 3-5 within 10% (notebook 0.894-0.899), layer 4 at epochs 36 and 40 within 17% (0.271 and 0.248)."""
     e = n1_evidence(mlp_history)
     claim.param(seed=mlp_history.config.seed, notebook_layer1=NOTEBOOK_LAYER1_EPOCHS3_5, notebook_layer4=NOTEBOOK_LAYER4)
     claim.measure(layer1_epochs3_5=e["layer1_epochs3_5"], layer4_epochs36_40=e["layer4_epochs36_40"])

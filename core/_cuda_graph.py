@@ -10,8 +10,8 @@ import torch
 class CapturedSteps:
     """`count` consecutive calls of `step(U) -> (distance, gram, loss, U_next)`, captured on a static iterate.
 
-    An eager step on an H100 spent ~0.7 ms launching some 25 kernels for ~0.25 ms of GPU work (README,
-    Benchmarks); one replay launches a whole chunk of steps. Each replay advances self.U by `count` steps,
+    An eager step on an H100 spent ~0.7 ms launching some 25 kernels for ~0.25 ms of GPU work
+    (docs/benchmarks.md); one replay launches a whole chunk of steps. Each replay advances self.U by `count` steps,
     writes step j's Gram to grams_out[j], and leaves the distances and losses in self.distance and
     self.loss, (runs, count), until the next replay.
     """

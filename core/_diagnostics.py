@@ -11,7 +11,7 @@ import torch
 def singular_values_of_grams(gram: torch.Tensor, k: int) -> torch.Tensor:
     """Top-k singular values of U from its (..., R, R) Gram U^T U: sqrt of the eigenvalues, clamped at 0.
 
-    eigvalsh of the R x R Gram replaces svdvals(U) at a fraction of the cost (README, Benchmarks).
+    eigvalsh of the R x R Gram replaces svdvals(U) at a fraction of the cost (docs/benchmarks.md).
     Its absolute error is about eps * sigma_1^2, so sigma_i keeps a relative error near
     eps / 2 * (sigma_1 / sigma_i)^2: at most ~1e-4 at sigma_i = 1e-6 sigma_1 (2.5e-6 in tests/test_kernels.py), and
     values below ~1e-8 sigma_1 are noise. Exactly zero columns (the padded exact run) give exact zeros.
@@ -70,7 +70,7 @@ class SingularValuesOnHost:
     """Singular values of a device run's iterates, computed by CPU threads while the device steps on.
 
     On a GPU the eigensolver of a 100 x 100 Gram is latency-bound: cusolver took 0.62 ms per matrix (3.7 ms
-    for the sweep's six, with host syncs), 17x the fused pass (H100, README). The step's Grams are kept on
+    for the sweep's six, with host syncs), 17x the fused pass (H100, docs/benchmarks.md). The step's Grams are kept on
     the device, copied to the host once per chunk (where the loop already syncs for its divergence check)
     and split among CPU threads. The caller sets torch to one thread (gradient_descent does), so each
     thread's LAPACK call runs on one core. Each matrix is solved alone, so the values do not depend on

@@ -3,7 +3,7 @@
 One run whose packed row fits in registers (P <= ONE_READ_COLUMNS) takes one read: each program holds the
 iterate and its adjoint partial sums for a whole row and walks its rows once. With more runs those sums
 (runs x P doubles a program) do not fit on chip, so the pass reads the operator twice, each read streaming at
-full width: the residuals, then the adjoint over fixed row groups (README, Benchmarks).
+full width: the residuals, then the adjoint over fixed row groups (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def tiles(runs: int) -> tuple[tuple[int, int], tuple[int, int]]:
 
     Fixed per run count, never autotuned, since the order of every sum depends on them. Each program keeps
     about 4096 float64 products (32 a thread on 4 warps): larger tiles spilled, smaller ones left the
-    memory system idle. Measured on an H100 at d = 100, m = 5000 (README): each kernel reads the operator
+    memory system idle. Measured on an H100 at d = 100, m = 5000 (docs/benchmarks.md): each kernel reads the operator
     at 1.0x one read for one run, 1.2x (residual) and 1.4x (adjoint) for six.
     """
     padded = triton.next_power_of_2(runs)
