@@ -65,6 +65,12 @@ BOUNDS = {
 }
 
 
+def _threshold_run(threshold_runs, m_per_dr):
+    """The uniqueness sweep's run at m_per_dr, its config, and the thresholds of its (d, r)."""
+    result = threshold_runs[m_per_dr]
+    return result, result.config, sensing_thresholds(result.config.d, result.config.r)
+
+
 def p1_evidence(result, m_psd: float) -> dict:
     """Where the large-alpha run ends (loss, distance, decay in t over [T/2, T]) and how close small alpha gets."""
     sweep, T = result.sweep, result.config.steps
@@ -80,9 +86,7 @@ def p1_evidence(result, m_psd: float) -> dict:
 @pytest.mark.parametrize("m_per_dr", THRESHOLD_M_PER_DR, ids=[f"m={f}dr" for f in THRESHOLD_M_PER_DR])
 def test_large_alpha_finds_x_star_only_above_the_uniqueness_threshold(claim, threshold_runs, m_per_dr):
     """d=40, r=2, T=4000: below m_psd (Monte Carlo, ~5.6dr) GD from alpha=0.1 cuts the loss >= 1e6-fold while its distance to X* stays flat >= 0.5 away; above m_psd its log-log slope in t over [T/2, T] leaves that band (< -0.01), decaying; alpha=1e-4 ends within 1% of X* for every m >= 5dr, within 3% at 3dr."""
-    result = threshold_runs[m_per_dr]
-    config = result.config
-    thresholds = sensing_thresholds(config.d, config.r)
+    result, config, thresholds = _threshold_run(threshold_runs, m_per_dr)
     e = p1_evidence(result, thresholds.psd_uniqueness)
     claim.param(d=config.d, r=config.r, m=config.m, steps=config.steps, alphas=config.alphas,
                 m_psd=round(thresholds.psd_uniqueness), m_nuc=round(thresholds.nuclear_recovery))
@@ -196,10 +200,8 @@ def loss_ratio_floor_of(result) -> float:
 @pytest.mark.claim("P5", source="Geyer, Kyrillidis and Kalev 2018 (PSD-projected GD); threshold: Amelunxen et al. 2014, Thm II")
 @pytest.mark.parametrize("m_per_dr", P5_M_PER_DR, ids=[f"m={f}dr" for f in P5_M_PER_DR])
 def test_projected_gd_on_x_finds_x_star_only_above_the_uniqueness_threshold(claim, threshold_runs, m_per_dr):
-    """d=40, r=2, T=4000, GD on X itself projected onto the PSD cone from a random PSD start at lr = 1/L: at 10dr (m > m_psd ~ 5.6dr) it ends within 1e-6 of X*; below m_psd (2, 3, 5dr) it interpolates (loss down >= 1e6-fold) yet ends >= 0.5 from X*, where small-alpha GD on U U^T is within 1% (P1): the rival "the PSD constraint alone regularizes like small alpha" fails there. (6dr, 7% above m_psd, converges too slowly to claim a level by T.)"""
-    result = threshold_runs[m_per_dr]
-    config = result.config
-    thresholds = sensing_thresholds(config.d, config.r)
+    """d=40, r=2, T=4000, GD on X itself projected onto the PSD cone from a random PSD start at lr = 1/L: at 10dr (m > m_psd ~ 5.6dr) it ends within 1e-6 of X*; below m_psd (2, 3, 5dr) it interpolates (loss down >= 1e6-fold) yet ends >= 0.5 from X*, where small-alpha GD on U U^T is within 3% (P1): the rival "the PSD constraint alone regularizes like small alpha" fails there. (6dr, 7% above m_psd, converges too slowly to claim a level by T.)"""
+    result, config, thresholds = _threshold_run(threshold_runs, m_per_dr)
     e = p5_evidence(result, thresholds.psd_uniqueness)
     claim.param(d=config.d, r=config.r, m=config.m, steps=config.steps, m_psd=round(thresholds.psd_uniqueness),
                 lr=e["lr"])
