@@ -16,8 +16,8 @@ import pytest
 import torch
 
 from claims._figure_policy import BASELINE_DEVICE, BASELINE_SEED
-from core import (RecoveryConfig, ResultCache, SensingConfig, cached_run, claim_experiments, compute_concurrently, estimated_seconds,
-                  experiment_threads, load_mnist, progress_bar, seed_set, source_fingerprint)
+from core import (RecoveryConfig, ResultCache, SensingConfig, cached_run, claim_experiments, compute_concurrently,
+                  estimated_seconds, experiment_threads, load_mnist, progress_bar, seed_set, source_fingerprint)
 
 EXPERIMENT_PROPERTY = "experiment"
 
@@ -175,8 +175,8 @@ def _experiment_of(item) -> str | None:
         return f"sensing-{params.get('m_factor')}dr"
     if "sweeps" in names:
         return "sensing-10dr"
-    for fixture, group in (("nuclear", "nuclear"), ("recovery", "recovery"), ("threshold_runs", "threshold"), ("mlp_history", "mlp"),
-                           ("claim_seed_histories", "mlp-seeds"), ("depth_probe", "depth-probe"),
+    for fixture, group in (("nuclear", "nuclear"), ("recovery", "recovery"), ("threshold_runs", "threshold"),
+                           ("mlp_history", "mlp"), ("claim_seed_histories", "mlp-seeds"), ("depth_probe", "depth-probe"),
                            ("depth_init_history", "depth-train")):
         if fixture in names:
             return group
