@@ -172,7 +172,8 @@ def study_markdown(reports, table: dict[str, dict]) -> str:
         for s in SETS:
             e = entry.get(s)
             cells.append(f"{_g(e['min'])} to {_g(e['max'])}" if e else "-")
-        lines.append(f"| `{key}` | {cells[0]} | {cells[1]} |")
+        claim_id, name, op, threshold = key.split(" ")
+        lines.append(f"| `{claim_id} {name} {op} {float(threshold):.4g}` | {cells[0]} | {cells[1]} |")
     return "\n".join(lines) + "\n"
 
 

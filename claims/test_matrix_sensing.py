@@ -58,7 +58,9 @@ BOUNDS = {
     ("S5", "linear_fit_r2"): at_least(0.97),
     # Below m_nuc, X_cvx != X*; how far apart varies by seed (0.12-0.43 on the seeds seen). Closer than
     # S6_MIN_GAP the two predictions cannot be told apart at these alphas: the claim is skipped, not passed.
-    ("S6", "max_final_loss_ratio"): at_most(1e-10, "interpolation"),
+    # Interpolation to a residual of 1e-4 relative (loss ratio 1e-8) leaves the distances compared (>= 1e-2)
+    # unmoved; alpha = 1e-6 is still finishing its escape on some seeds at T (up to 8e-11 seen).
+    ("S6", "max_final_loss_ratio"): at_most(1e-8, "interpolation"),
     ("S6", "x_star_distance_max_successive_ratio"): below(0.9),
     ("S6", "smallest_alpha_convex_distance_over_gap"): at_least(0.5, "rival predicts 0"),
     ("S6", "large_alpha_nuclear_excess"): at_least(5.0),
@@ -237,7 +239,7 @@ def s6_evidence(result) -> dict:
 
 @pytest.mark.claim("S6", source="greedy low-rank learning: Li, Luo, Lyu 2021 (Sec. 1, 5); rival: Gunasekar et al. 2017 (conjecture)")
 def test_small_alpha_approaches_x_star_not_the_min_nuclear_norm_interpolant(claim, nuclear):
-    """d=30, r=2, m=90 < m_nuc ~ 107, so the min-nuclear-norm interpolant X_cvx is not X* (a seed where the two lie within 5% is skipped: no alpha here tells them apart); for alpha = 1e-2 .. 1e-6 every run interpolates (loss down >= 1e10-fold) and GD's end point moves closer to X* with every decade of alpha, while at alpha = 1e-6 it stays >= half the gap ||X_cvx - X*|| away from X_cvx (Gunasekar's conjecture predicts it -> X_cvx); alpha = 0.3 ends >= 6x X_cvx's nuclear norm."""
+    """d=30, r=2, m=90 < m_nuc ~ 107, so the min-nuclear-norm interpolant X_cvx is not X* (a seed where the two lie within 5% is skipped: no alpha here tells them apart); for alpha = 1e-2 .. 1e-6 every run interpolates (loss down >= 1e8-fold) and GD's end point moves closer to X* with every decade of alpha, while at alpha = 1e-6 it stays >= half the gap ||X_cvx - X*|| away from X_cvx (Gunasekar's conjecture predicts it -> X_cvx); alpha = 0.3 ends >= 6x X_cvx's nuclear norm."""
     e, config = s6_evidence(nuclear), nuclear.config
     claim.param(d=config.d, r=config.r, m=config.m, alphas=config.alphas, steps=config.steps,
                 m_nuc=round(sensing_thresholds(config.d, config.r).nuclear_recovery))

@@ -23,7 +23,7 @@ SMALL_SENSING = SensingConfig(d=12, r=2, m=120, alphas=(1e-3, 0.1), steps=60, se
 #: every named stream the code draws from (grep seeded_generator in core/)
 #: MLP fields the torch fallback computes with torch.vdot (see test_with_mkl_strict_mode_one_and_two_threads_...)
 DOT_PRODUCT_FIELDS = {"0:balance.grad_lower_bound", "0:balance.max_violation"}
-STREAMS = ("mlp-weights", "mlp-probe-batches", "mlp-batch-order", "sensing-problem", "sensing-init")
+STREAMS = ("mlp-weights", "mlp-probe-batches", "mlp-batch-order", "sensing-problem", "sensing-init", "projected-init")
 
 
 def synthetic_mnist(n=1536, seed=0) -> MNIST:
