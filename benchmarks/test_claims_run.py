@@ -66,7 +66,11 @@ def experiment_floor_s(config, mnist, bare_epoch_s: dict) -> tuple[float | None,
         operator = torch.empty(config.m, config.d * (config.d + 1) // 2, dtype=torch.float64).normal_()
         reads = config.steps + 1
         what = f"{reads} reads of the {operator.nbytes / 1e6:.1f} MB operator"
-        return reads * read_floor_s(operator), what + (" (plus the cvxpy solve, no floor)" if config.convex else "")
+        extra = [part for flag, part in ((config.convex, "the cvxpy solve"), (config.projected, "projected GD on X"))
+                 if flag]
+        return reads * read_floor_s(operator), what + (f" (plus {' and '.join(extra)}, no floor)" if extra else "")
+    if hasattr(config, "trials"):
+        return None, f"no floor: {len(config.ms) * config.trials} interior-point SDP solves"
     return None, "no floor: a few forward/backward passes per depth"
 
 
