@@ -6,12 +6,13 @@ TORCHVISION ?= 0.29.1
 VENV := .venv
 INSTALLED := $(VENV)/.installed-torch-$(TORCH)
 
-.PHONY: claims test bench bench-k4 bench-compare matrix clean-venv
+.PHONY: claims test plugin-test bench bench-k4 bench-compare matrix clean-venv
 
-$(INSTALLED): pyproject.toml
+$(INSTALLED): pyproject.toml pytest-claims/pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(VENV)/bin/python -m pip install --quiet torch==$(TORCH) torchvision==$(TORCHVISION)
+	$(VENV)/bin/python -m pip install --quiet -e ./pytest-claims  # the plugin first: the project depends on it
 	$(VENV)/bin/python -m pip install --quiet -e '.[test]'
 	rm -f $(VENV)/.installed-torch-* && touch $@
 
@@ -20,6 +21,13 @@ claims: $(INSTALLED)
 
 test: $(INSTALLED)
 	$(VENV)/bin/python -m pytest $(ARGS)
+
+# The plugin's own suite in a venv of its own, without torch or numpy: it depends on pytest alone.
+PLUGIN_VENV := .venv-plugin
+plugin-test:
+	test -x $(PLUGIN_VENV)/bin/python || $(PYTHON) -m venv $(PLUGIN_VENV)
+	$(PLUGIN_VENV)/bin/python -m pip install --quiet './pytest-claims[test]'
+	cd pytest-claims && ../$(PLUGIN_VENV)/bin/pytest -p no:cacheprovider $(ARGS)
 
 # Benchmarks K1-K4 (benchmarks/, never collected by a plain `pytest`): the JSON, a markdown report with
 # median, floor, ratio, target and verdict per row, and a saved copy in the history that --benchmark-compare reads.
@@ -46,4 +54,4 @@ clean-venv:
 matrix: $(INSTALLED)
 	$(VENV)/bin/python -m pip install --quiet 'tox>=4'
 	$(VENV)/bin/tox run $(if $(ENV),-e $(ENV)) -- $(ARGS)
-	$(VENV)/bin/python -m core.compare_reports ci-artifacts/claims-torch*.json --out ci-artifacts/claims-versions.md
+	$(VENV)/bin/pytest-claims compare ci-artifacts/claims-torch*.json --out ci-artifacts/claims-versions.md

@@ -1,4 +1,5 @@
-"""Benchmark fixtures: devices, the memory floor measured in the same run, and machine info for the JSON."""
+"""Benchmark fixtures: devices, the memory floor measured in the same run, machine info for the JSON, and rows
+whose time was measured elsewhere (`reported`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import torch
 
 #: Targets from issue 8; every one is a ratio measured within one run, never an absolute time.
 TARGETS = {"K1": 1.5, "K2": 2.0, "K3": 1.3, "K4": 1.0}
+#: rows recorded with `reported`: written to the benchmark JSON's "reported" list, beside pytest-benchmark's own
+REPORTED = pytest.StashKey[list]()
 CUDA_SKIP = "no CUDA device on this machine: the CUDA cases (Triton sensing kernel, MLP on GPU) need one"
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason=CUDA_SKIP))]
 
@@ -56,6 +59,28 @@ def pytest_benchmark_update_machine_info(config, machine_info):
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "load_average": os.getloadavg(),
     })
+
+
+@pytest.fixture
+def reported(request):
+    """reported(**info): a row for this test whose time comes from elsewhere (a finished run's junit XML or claims
+    report), so nothing is timed here and pytest-benchmark's fixture is not used. info takes the keys a timed row
+    keeps in extra_info, with the time as measured_s; benchmarks/report.py tables these rows with the timed ones."""
+    rows = request.config.stash.setdefault(REPORTED, [])
+
+    def add(**info) -> None:
+        rows.append({"name": request.node.name, "fullname": request.node.nodeid, "extra_info": info})
+
+    return add
+
+
+def pytest_benchmark_update_json(config, benchmarks, output_json):
+    """pytest-benchmark's hook for extra fields: the reported rows, under their own key so that
+    `pytest-benchmark compare` and --benchmark-compare, which read "benchmarks", never mistake them for timings.
+    (pytest-benchmark writes no JSON when nothing was timed, so a run of reported rows alone leaves none.)"""
+    rows = config.stash.get(REPORTED, [])
+    if rows:
+        output_json["reported"] = rows
 
 
 def synchronize(device) -> None:

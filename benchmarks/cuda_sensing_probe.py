@@ -21,12 +21,47 @@ import torch  # noqa: E402
 import triton  # noqa: E402
 from triton.testing import do_bench  # noqa: E402
 
-from core import PAPER_ALPHAS, alpha_sweep, gradient_descent, make_sensing_problem  # noqa: E402
-from core._sensing import PackedSensingOperator  # noqa: E402
-from core import _triton_sensing as kernel  # noqa: E402
-from tests._triton_cases import case  # noqa: E402
+from core import alpha_sweep, gradient_descent, make_sensing_problem  # noqa: E402
+from core.experiments import PAPER_ALPHAS  # noqa: E402
+from core.sensing import BACKEND_ENV, PackedSensingOperator, _singular_values  # noqa: E402
+from core.sensing.kernels import _triton as kernel  # noqa: E402
 
 D, R, M = 100, 5, 5000
+
+
+def long_double_pass(packed: np.ndarray, Xp: np.ndarray, y: np.ndarray, d: int):
+    """The fused pass (residual X A^T - y, then the symmetric adjoint of the residual) in numpy's long double,
+    from the operator values as stored: the yardstick of both the kernel and torch."""
+    A, X, target = (v.astype(np.longdouble) for v in (packed, Xp, y))
+    residual = X @ A.T - target
+    rows, cols = np.triu_indices(d)
+    halved = (residual @ A) * np.where(rows == cols, 1.0, 0.5)  # packed off-diagonal entries count twice
+    adjoint = np.zeros((X.shape[0], d, d), dtype=np.longdouble)
+    adjoint[:, rows, cols] = halved
+    adjoint[:, cols, rows] = halved
+    return residual, adjoint
+
+
+def kernel_errors(m: int, d: int, runs: int, storage: torch.dtype, seed: int) -> dict:
+    """Max abs error of the compiled kernel, and of torch's pass in the storage dtype, against the long-double pass
+    on a random problem; and whether a second kernel call is bitwise the first (`repeatable`)."""
+    generator = torch.Generator().manual_seed(seed)
+    P = d * (d + 1) // 2
+    packed = torch.randn(m, P, generator=generator, dtype=torch.float64).to(storage)
+    Xp = torch.randn(runs, P, generator=generator, dtype=torch.float64)
+    y = torch.randn(m, generator=generator, dtype=torch.float64)
+    exact = long_double_pass(packed.numpy(), Xp.numpy(), y.numpy(), d)
+    op, Xp, y = PackedSensingOperator(packed.cuda(), d), Xp.cuda(), y.cuda()
+    first = kernel.fused_residual_adjoint(op.packed, Xp, y, op._rows, op._cols, d)
+    second = kernel.fused_residual_adjoint(op.packed, Xp, y, op._rows, op._cols, d)
+    plain = op.residual_and_adjoint(Xp.to(storage), y.to(storage), backend="torch")
+
+    def worst(pair):
+        return [float(np.max(np.abs(t.double().cpu().numpy().astype(np.longdouble) - ref)))
+                for t, ref in zip(pair, exact)]
+
+    return {"kernel": worst(first), "plain": worst(plain),
+            "repeatable": all(torch.equal(a, b) for a, b in zip(first, second))}
 
 
 def section(title):
@@ -132,7 +167,7 @@ def check_correctness():
                                 (2049, 30, 1, torch.float32), (1001, 17, 6, torch.float64),
                                 (333, 9, 7, torch.float32), (5000, 100, 6, torch.float64),
                                 (2049, 30, 3, torch.float32)]:
-        result = case(m, d, runs, storage, seed=m, device="cuda")
+        result = kernel_errors(m, d, runs, storage, seed=m)
         err, plain = result["kernel"], result["plain"]
         ok = all(e <= 2 * p + 1e-300 for e, p in zip(err, plain)) and all(np.isfinite(err))
         all_ok &= ok and result["repeatable"]
@@ -214,9 +249,9 @@ def time_steps():
     import os
     for backend in ("triton", "torch"):
         k1 = per_step(lambda: gradient_descent(problem, U0, 30, backend=backend))
-        os.environ["SENSING_BACKEND"] = backend
+        os.environ[BACKEND_ENV] = backend
         k2 = per_step(lambda: alpha_sweep(problem, PAPER_ALPHAS, 30))
-        del os.environ["SENSING_BACKEND"]
+        del os.environ[BACKEND_ENV]
         print(f"{backend:7s} K1 {k1 * 1e6:8.1f} us ({k1 / floor:5.2f}x floor)   K2 {k2 * 1e6:8.1f} us "
               f"({k2 / floor:5.2f}x floor)   floor {floor * 1e6:.1f} us", flush=True)
     from torch.profiler import ProfilerActivity, profile
@@ -258,9 +293,8 @@ def gpu_busy():
 
 def chunk_sizes():
     section("graph-replayed GD steps, 3000 a call: wall per step by check_every and by singular-value threads")
-    from core import _diagnostics
     problem, U0 = handout_problem()
-    default_workers = _diagnostics.host_workers
+    default_workers = _singular_values.host_workers
 
     def per_step(call):
         call()
@@ -268,14 +302,14 @@ def chunk_sizes():
 
     try:
         for workers in (default_workers(), 4, 1):
-            _diagnostics.host_workers = lambda w=workers: w
+            _singular_values.host_workers = lambda w=workers: w
             for check_every in (25, 100, 500):
                 us = per_step(lambda: gradient_descent(problem, U0, 3000, check_every=check_every))
                 print(f"K1 workers {workers:2d} check_every {check_every:4d}: {us:7.1f} us a step", flush=True)
             us = per_step(lambda: alpha_sweep(problem, PAPER_ALPHAS, 3000))  # the default check_every, 25
             print(f"K2 workers {workers:2d} check_every   25: {us:7.1f} us a step", flush=True)
     finally:
-        _diagnostics.host_workers = default_workers
+        _singular_values.host_workers = default_workers
 
 
 def profile_overhead():

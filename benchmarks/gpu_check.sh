@@ -12,7 +12,7 @@
 #   python -m pip download --dest gpu-wheels --only-binary=:all: --python-version 3.12 \
 #       --platform manylinux2014_x86_64 --platform manylinux_2_28_x86_64 \
 #       cvxpy pytest-mpl pytest-regressions pytest-datadir
-#   cp -r ~/.cache/gradnorm-sensing-claims/mnist/raw gpu-mnist     # or wherever core.locate_mnist() finds it
+#   cp -r ~/.cache/gradnorm-sensing-claims/mnist/raw gpu-mnist     # or wherever core.mlp.locate_mnist() finds it
 # then run, from the repository root there:  GPU_WHEELS=gpu-wheels MNIST_ROOT=gpu-mnist bash benchmarks/gpu_check.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."

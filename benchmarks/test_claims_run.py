@@ -27,30 +27,33 @@ def claims_seconds_from_junit(path: Path) -> float:
     return sum(float(case.get("time", 0)) for case in cases if case.get("classname", "").startswith("claims."))
 
 
-def test_k4_claims_run(benchmark, pytestconfig):
-    """K4. The claims run as a timed subprocess (--k4-subprocess), or its time from the junit XML of a run
-    that already happened (--claims-junit, what CI uses: running the claims twice would blow its budget)."""
+def _k4_info(measured: float, source: str) -> dict:
+    # K4's "floor" is the issue's budget, not a physical floor: floor_ratio = measured / 120 s.
+    return dict(kind="K4", bytes=None, measured_s=measured, source=source, floor_kind="budget", floor_s=BUDGET_S,
+                floor_ratio=measured / BUDGET_S, target=TARGETS["K4"])
+
+
+def test_k4_claims_run(request, pytestconfig, reported):
+    """K4. The claims run timed here as a subprocess (--k4-subprocess: a benchmark of its own), or the time of a run
+    that already happened, read from its junit XML (--claims-junit, what CI uses: running the claims twice would
+    blow its budget). A time read from a report is recorded as such, not passed off as a timed call."""
     junit = pytestconfig.getoption("claims_junit")
     if pytestconfig.getoption("k4_subprocess"):
+        benchmark = request.getfixturevalue("benchmark")
         command = [sys.executable, "-m", "pytest", "claims", "-q", "-p", "no:cacheprovider"]
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         benchmark.pedantic(lambda: subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True),
                            rounds=1)
-        measured, source = benchmark.stats.stats.median, "timed subprocess"
+        benchmark.extra_info.update(_k4_info(benchmark.stats.stats.median, "timed subprocess"))
     elif junit and Path(junit).is_file():
-        measured, source = claims_seconds_from_junit(Path(junit)), f"junit durations of {junit}"
-        # pytest-benchmark needs a timed call; the number that counts is measured_s in extra_info.
-        benchmark.pedantic(lambda: None, rounds=1)
+        reported(**_k4_info(claims_seconds_from_junit(Path(junit)), f"junit durations of {junit}"))
     else:
         pytest.skip("K4 needs --k4-subprocess (about 2-5 minutes) or --claims-junit PATH from a finished run")
-    # K4's "floor" is the issue's budget, not a physical floor: floor_ratio = measured / 120 s.
-    benchmark.extra_info.update(kind="K4", bytes=None, measured_s=measured, source=source, floor_kind="budget",
-                                floor_s=BUDGET_S, floor_ratio=measured / BUDGET_S, target=TARGETS["K4"])
 
 
 def experiment_floor_s(config, mnist, bare_epoch_s: dict) -> tuple[float | None, str]:
     """The floor of one experiment of the claims run, measured now on torch's current threads, and what it is."""
-    from core import MLPConfig, SensingConfig
+    from core import MLPConfig, RecoveryConfig, SensingConfig
 
     if isinstance(config, MLPConfig):
         key = (config.hidden_sizes, config.init, torch.get_num_threads())
@@ -69,14 +72,15 @@ def experiment_floor_s(config, mnist, bare_epoch_s: dict) -> tuple[float | None,
         extra = [part for flag, part in ((config.convex, "the cvxpy solve"), (config.projected, "projected GD on X"))
                  if flag]
         return reads * read_floor_s(operator), what + (f" (plus {' and '.join(extra)}, no floor)" if extra else "")
-    if hasattr(config, "trials"):
+    if isinstance(config, RecoveryConfig):
         return None, f"no floor: {len(config.ms) * config.trials} interior-point SDP solves"
     return None, "no floor: a few forward/backward passes per depth"
 
 
-def test_k4_by_experiment(benchmark, pytestconfig):
+def test_k4_by_experiment(pytestconfig, reported):
     """K4 per part: each experiment's compute time in a finished claims run (its --claims-report JSON) against
-    that experiment's floor measured here. Shows which parts a 120 s budget could come from, and which not."""
+    that experiment's floor measured here. Shows which parts a 120 s budget could come from, and which not. The
+    times are the report's, so the row is recorded as reported, with no timed call."""
     from core import claim_experiments, load_mnist
 
     path = pytestconfig.getoption("k4_claims_report")
@@ -88,7 +92,6 @@ def test_k4_by_experiment(benchmark, pytestconfig):
         pytest.skip(f"{path}: every experiment was loaded from the result cache, so it timed none")
     configs = claim_experiments(environment.get("seed", 0))
     mnist, bare = load_mnist(None, "cpu"), {}
-    benchmark.pedantic(lambda: None, rounds=1)  # the numbers are the parts below, not a timed call
     parts = []
     for name, p in sorted(computed.items(), key=lambda item: -item[1]["compute_seconds"]):
         # Each floor on the threads its experiment had: one each when the run computed them side by side.
@@ -109,6 +112,5 @@ def test_k4_by_experiment(benchmark, pytestconfig):
     total = sum(part["seconds"] for part in parts) / side_by_side
     at_floors = sum(part["floor_s"] if part["floor_s"] is not None else part["seconds"]
                     for part in parts) / side_by_side
-    benchmark.extra_info.update(kind="K4", bytes=None, measured_s=total, floor_s=at_floors,
-                                floor_ratio=total / at_floors, target=None, parts=parts, side_by_side=side_by_side,
-                                budget_s=BUDGET_S, source=f"experiments of {path}")
+    reported(kind="K4", bytes=None, measured_s=total, floor_s=at_floors, floor_ratio=total / at_floors, target=None,
+             parts=parts, side_by_side=side_by_side, budget_s=BUDGET_S, source=f"experiments of {path}")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-
 import pytest
 import torch
 
-from core import (PAPER_ALPHAS, BACKEND_ENV, alpha_sweep, gradient_descent, make_sensing_problem,
-                  resolve_backend)
+from core import alpha_sweep, gradient_descent, make_sensing_problem
+from core.experiments import PAPER_ALPHAS
+from core.sensing import BACKEND_ENV, resolve_backend
 
 from .conftest import DEVICES, gemm_anchor_s, median_seconds, read_floor_s, record, synchronize
 

@@ -5,7 +5,7 @@
     python -m claims._baseline_spread compare a.pkl b.pkl [c.pkl ...]   (spread of every column against a.pkl)
 
 Since core.run trains the MNIST experiments on one torch thread whatever the caller's count
-(core.experiment_threads), `--threads` now reaches only the sensing runs, whose pass is bitwise the same on any
+(core.Experiment.threads), `--threads` now reaches only the sensing runs, whose pass is bitwise the same on any
 count. The MLP's T spreads in test_baselines.py were measured before that (train_mlp on 1 against 2 threads),
 and still bound a rounding change.
 
@@ -31,11 +31,11 @@ class _Results:
         self._load = load_mnist
 
     def __getitem__(self, name):
-        from core import RecoveryConfig, SensingConfig, run
+        from core import run
 
         if name not in self._done:
             config = self.configs[name]
-            if not isinstance(config, (SensingConfig, RecoveryConfig)) and self._data is None:
+            if config.needs_mnist and self._data is None:
                 self._data = self._load(None, self.device)
             start = time.perf_counter()
             self._done[name] = run(config, self.device, data=self._data)
@@ -99,7 +99,8 @@ def main(argv=None) -> None:
     run = commands.add_parser("run")
     run.add_argument("--threads", type=int, required=True)
     run.add_argument("--out", required=True)
-    run.add_argument("--experiments", nargs="+", default=["mlp", "sensing-10dr", "sensing-5dr", "threshold", "nuclear", "recovery"])
+    run.add_argument("--experiments", nargs="+", metavar="GROUP",
+                     default=["mlp", "sensing-10dr", "sensing-5dr", "threshold", "nuclear", "recovery"])
     compare = commands.add_parser("compare")
     compare.add_argument("files", nargs="+")
     args = parser.parse_args(argv)

@@ -13,12 +13,14 @@ import math
 import numpy as np
 import torch
 
+from claims._experiment_map import provide, reads
+
 #: recorded sensing steps kept in the baselines: every STEP_STRIDE-th step, plus the last
 STEP_STRIDE = 25
 #: the layer-balance identity's violation is float32 rounding (1e-8 with float64 sums): values under 8 eps_32
 #: are "at the floor" and stored as it, so two machines' rounding noise compares equal
 MLP_IDENTITY_FLOOR = 8 * float(np.finfo(np.float32).eps)
-#: the float64 floor of a distance relative to ||X*||_F (core.distance_floor of a unit X*)
+#: the float64 floor of a distance relative to ||X*||_F (core.sensing.distance_floor of a unit X*)
 RELATIVE_DISTANCE_FLOOR = 64 * float(np.finfo(np.float64).eps)
 #: a least-squares slope of log(distance) over [T/2, T] on a plateau: rounding of 64 ulps over ln 2
 SLOPE_FLOOR = 64 * float(np.finfo(np.float64).eps) / math.log(2)
@@ -60,7 +62,7 @@ def _flatten(evidence: dict, prefix: str = "") -> dict[str, np.ndarray]:
 
 
 def mlp_epochs(history) -> dict[str, np.ndarray]:
-    """Per epoch: losses, accuracy, per-layer gradient norms and the layer-balance terms (tests/test_mlp.py)."""
+    """Per epoch: losses, accuracy, per-layer gradient norms and the layer-balance terms (tests/unit/test_mlp.py)."""
     h, layers = history, range(1, len(history.layer_names) + 1)
     table = {"epoch": np.arange(1, h.config.epochs + 1), "train_nll": _np(h.train_nll),
              "test_nll": _np(h.test_nll), "test_accuracy": _np(h.test_accuracy)}
@@ -89,7 +91,7 @@ def mlp_first_batches(history) -> dict[str, np.ndarray]:
 
 
 def p4_evidence(h) -> dict:
-    """The layer-balance terms (Du, Hu and Lee 2018, Thm 2.1; the identity is tested in tests/test_mlp.py): the
+    """The layer-balance terms (Du, Hu and Lee 2018, Thm 2.1; the identity is tested in tests/unit/test_mlp.py): the
     drift of ||W_(l+1)||^2 - ||W_l||^2 against its lr^2 sums, and the Cauchy-Schwarz bound on each gradient."""
     b, lr = h.balance, h.config.lr
     differences = b.weight_sq_norms[:, 1:] - b.weight_sq_norms[:, :-1]
@@ -104,7 +106,7 @@ def p4_evidence(h) -> dict:
 
 def mlp_quantities(history) -> dict[str, np.ndarray]:
     """G1-G3 evidence, the layer-balance terms and the gradient norms at initialization, as one row."""
-    from claims.test_gradient_norms import g1_g3_evidence
+    from claims.evidence import g1_g3_evidence
 
     row = _flatten({"init_grad_norm": history.init_grad_norms})
     row.update(_flatten(g1_g3_evidence(history), "g1_g3."))
@@ -124,12 +126,13 @@ def x_star_fro(result) -> float:
 def sensing_steps(result) -> dict[str, np.ndarray]:
     """At the recorded steps, per alpha and for the exact run: distance, loss and top singular values.
 
-    Distances and losses are stored clipped at their float64 floors (core.distance_floor, core.loss_floor):
-    the converged exact run's noise under the floor moves with the machine, and "at the floor" is the value.
+    Distances and losses are stored clipped at their float64 floors (core.sensing.distance_floor and
+    loss_floor): the converged exact run's noise under the floor moves with the machine, and "at the floor" is
+    the value.
     The floors are those of the largest X* of rank r (||X*||_F <= sqrt(r) when ||X*||_2 = 1), so one floor
     serves every seed and equals the comparison's atol.
     """
-    from core import distance_floor, loss_floor
+    from core.sensing import distance_floor, loss_floor
 
     sweep = result.sweep
     t = recorded_steps(result.config.steps)
@@ -147,11 +150,11 @@ def sensing_steps(result) -> dict[str, np.ndarray]:
 
 def sensing_escape_steps(result) -> dict[str, np.ndarray]:
     """Per alpha: S5's escape step (rel. distance < 0.5) and P3's per-component escape steps t_k."""
-    from claims._analysis import escape_steps
+    from claims.evidence import escape_steps, escape_targets
     from core import escape_step
 
     sweep, r = result.sweep, result.config.r
-    targets = torch.linalg.eigvalsh(sweep.x_star).flip(0)[:r].clamp(min=0).sqrt() / 2
+    targets = escape_targets(sweep.x_star, r)
     table = {"alpha": np.asarray(sweep.alphas, dtype=float), "s5_escape_step": [], }
     table.update({f"p3_t{k}": [] for k in range(1, r + 1)})
     for alpha in sweep.alphas:
@@ -166,7 +169,7 @@ def sensing_escape_steps(result) -> dict[str, np.ndarray]:
 
 def sensing_quantities(result) -> dict[str, np.ndarray]:
     """The predictions (growth spectrum, local rate) and P2, P3 evidence of one sweep, as one row."""
-    from claims.test_sensing_predictions import p2_evidence, p3_evidence
+    from claims.evidence import p2_evidence, p3_evidence
 
     row = _flatten({"growth_spectrum": result.growth_spectrum, "exact_local_rate": result.exact_local_rate})
     row.update(_flatten(p2_evidence(result), "p2."))
@@ -179,12 +182,12 @@ def sensing_quantities(result) -> dict[str, np.ndarray]:
 def threshold_quantities(threshold_runs: dict) -> dict[str, np.ndarray]:
     """P1 evidence, one row per m / (d r) of the uniqueness sweep.
 
-    The large-alpha loss reduction is stored clipped at its float64 floor (core.loss_ratio_floor): below
+    The large-alpha loss reduction is stored clipped at its float64 floor (core.sensing.loss_ratio_floor): below
     m_psd that run interpolates, and its final loss is rounding noise whose level moves with the machine.
     A time slope under SLOPE_FLOOR (a plateau's rounding noise) is stored as 0.
     """
-    from claims.test_sensing_predictions import p1_evidence
-    from core import loss_ratio_floor, sensing_thresholds
+    from claims.evidence import p1_evidence
+    from core.sensing import loss_ratio_floor, sensing_thresholds
 
     rows = []
     for m_per_dr, result in sorted(threshold_runs.items()):
@@ -210,7 +213,7 @@ def threshold_quantities(threshold_runs: dict) -> dict[str, np.ndarray]:
 
 def nuclear_quantities(result) -> dict[str, np.ndarray]:
     """S6: the convex interpolant's distance to X*, and GD's end point per alpha against X* and X_cvx."""
-    from claims.test_matrix_sensing import s6_evidence
+    from claims.evidence import s6_evidence
 
     e = s6_evidence(result)
     keep = ("convex_rel_distance_to_x_star", "x_star_nuclear_excess", "rel_distance_to_x_star",
@@ -232,29 +235,27 @@ def result_of(results, name: str):
     return results.get(name)[0] if hasattr(results, "get") and not isinstance(results, dict) else results[name]
 
 
-def threshold_runs_of(results) -> dict:
-    runs = [result_of(results, name) for name in results.configs if name.startswith("threshold-")]
-    return {round(result.config.m_per_dr): result for result in runs}
+#: table name -> the source it is built from (a fixture of claims/_experiment_map.py's READS, or a catalogue
+#: name) and its builder
+TABLES = {"mlp_epochs": ("mlp_history", mlp_epochs), "mlp_first_batches": ("mlp_history", mlp_first_batches),
+          "mlp_quantities": ("mlp_history", mlp_quantities)}
+for _experiment in SENSING_EXPERIMENTS:
+    _stem = _experiment.replace("-", "_")
+    TABLES.update({f"{_stem}_steps": (_experiment, sensing_steps),
+                   f"{_stem}_escape_steps": (_experiment, sensing_escape_steps),
+                   f"{_stem}_quantities": (_experiment, sensing_quantities)})
+TABLES.update({"threshold_quantities": ("threshold_runs", threshold_quantities),
+               "nuclear_quantities": ("nuclear", nuclear_quantities),
+               "recovery_quantities": ("recovery", recovery_quantities)})
 
 
-def tables(results, experiments=("mlp", *SENSING_EXPERIMENTS, "threshold", "nuclear", "recovery")) -> dict[str, dict[str, np.ndarray]]:
-    """Every baseline table, by its name (the baseline file's stem without the device suffix)."""
-    out = {}
-    for name in experiments:
-        if name == "mlp":
-            out["mlp_epochs"] = mlp_epochs(result_of(results, "mlp"))
-            out["mlp_first_batches"] = mlp_first_batches(result_of(results, "mlp"))
-            out["mlp_quantities"] = mlp_quantities(result_of(results, "mlp"))
-        elif name == "threshold":
-            out["threshold_quantities"] = threshold_quantities(threshold_runs_of(results))
-        elif name == "nuclear":
-            out["nuclear_quantities"] = nuclear_quantities(result_of(results, "nuclear"))
-        elif name == "recovery":
-            out["recovery_quantities"] = recovery_quantities(result_of(results, "recovery"))
-        else:
-            stem = name.replace("-", "_")
-            result = result_of(results, name)
-            out[f"{stem}_steps"] = sensing_steps(result)
-            out[f"{stem}_escape_steps"] = sensing_escape_steps(result)
-            out[f"{stem}_quantities"] = sensing_quantities(result)
-    return out
+def build(table: str, results) -> dict[str, np.ndarray]:
+    """One table from the session's results (or a mapping from catalogue name to result)."""
+    source, builder = TABLES[table]
+    names = results.configs if hasattr(results, "configs") else results
+    return builder(provide(source, {}, names, lambda name: result_of(results, name)))
+
+
+def tables(results, groups=("mlp", *SENSING_EXPERIMENTS, "threshold", "nuclear", "recovery")) -> dict[str, dict]:
+    """Every baseline table whose source is in one of `groups` (claims/_experiment_map.py), by table name."""
+    return {table: build(table, results) for table, (source, _) in TABLES.items() if reads(source).group in groups}

@@ -3,7 +3,8 @@
 Every check's reference range (shown beside its threshold in the claims report) comes from
 ``claims/references.json``, which this command writes from claims reports of the calibration seeds (0-9) and of
 held-out seeds (``--held-out``, from 1000): no range is typed by hand. The same reports give each claim's pass
-count per seed set (``docs/seed_study.md``).
+count per seed set (``docs/seed_study.md``); ``python -m claims._claims_doc`` then copies the ranges and the pass
+counts into ``docs/claims.md``.
 
     python -m claims._calibrate run --out study            # seeds 0-9 and held-out 1000-1009; resumable
     python -m claims._calibrate write study                # claims/references.json and docs/seed_study.md
@@ -23,9 +24,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCES = Path(__file__).with_name("references.json")
 STUDY_DOC = ROOT / "docs" / "seed_study.md"
-README = ROOT / "README.md"
-#: the README's pass-count table sits between these lines, rewritten by `write`
-README_MARKERS = ("<!-- seed-study:begin -->", "<!-- seed-study:end -->")
 SETS = ("calibration", "held-out")
 
 
@@ -182,14 +180,8 @@ def write(out: Path) -> None:
     table = ranges(reports)
     REFERENCES.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
     STUDY_DOC.write_text(study_markdown(reports, table))
-    wrote = [f"{REFERENCES.relative_to(ROOT)} ({len(table)} bounds)", str(STUDY_DOC.relative_to(ROOT))]
-    if README.exists():
-        text, (begin, end) = README.read_text(), README_MARKERS
-        if begin in text and end in text:
-            head, rest = text.split(begin, 1)
-            README.write_text(head + begin + "\n" + "\n".join(count_table(reports)) + "\n" + end + rest.split(end, 1)[1])
-            wrote.append(str(README.relative_to(ROOT)))
-    print("wrote " + ", ".join(wrote))
+    print(f"wrote {REFERENCES.relative_to(ROOT)} ({len(table)} bounds), {STUDY_DOC.relative_to(ROOT)}; "
+          "docs/claims.md shows both: python -m claims._claims_doc")
 
 
 def main(argv=None) -> int:
@@ -198,7 +190,8 @@ def main(argv=None) -> int:
     run_parser = commands.add_parser("run", help="run pytest claims once per seed, writing DIR/<set>-<seed>.json")
     run_parser.add_argument("--out", type=Path, required=True, metavar="DIR")
     run_parser.add_argument("--seeds", default="0-9", help="calibration seeds (default 0-9)")
-    run_parser.add_argument("--held-out", default="0-9", help="held-out seeds N, run as --held-out --seed N (default 0-9)")
+    run_parser.add_argument("--held-out", default="0-9",
+                            help="held-out seeds N, run as --held-out --seed N (default 0-9)")
     run_parser.add_argument("--claim-seeds", type=int, default=1, help="G5's seeds per run (default 1)")
     run_parser.add_argument("pytest_args", nargs="*", help="more pytest options, after --")
     write_parser = commands.add_parser("write", help="write claims/references.json and docs/seed_study.md from DIR")

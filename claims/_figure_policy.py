@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import functools
 import inspect
+import tempfile
 from pathlib import Path
 
 import matplotlib.style
 import pytest
+from matplotlib.testing.compare import compare_images
 
 from claims._baseline_files import require_png
 from core.figures import RENDER_STYLE, SAVEFIG_KWARGS
+from pytest_claims import attach_figure
 
 #: RMS (0-255 grey levels, matplotlib.testing.compare) a rendering may differ from its baseline by.
 #: Measured against the seed-0 baselines (matplotlib 3.11.2, freetype 2.14.3, torch 2.14.1 CPU):
@@ -24,9 +27,10 @@ from core.figures import RENDER_STYLE, SAVEFIG_KWARGS
 #: change, F2's last-layer curve scaled by 1.05, gives 15.8 (13.4-31.2 for the other layers). 8.0 sits
 #: about 2x above the drift and 2x below the planted change. Recolouring one line gives 4-10: not reliably caught.
 TOLERANCE = 8.0
+#: relative to the test module, so it does not depend on pytest's working directory
 BASELINE_DIR = "baseline"
 #: the run the baselines were drawn from; other seeds or devices would compare different curves
-BASELINE_SEED, BASELINE_DEVICE = 0, "cpu"  # relative to the test module, so it does not depend on pytest's working directory
+BASELINE_SEED, BASELINE_DEVICE = 0, "cpu"
 
 
 #: the CLI draws under the same style, so its PNGs compare with these baselines (core.figures)
@@ -54,7 +58,9 @@ def figure_test(name: str):
         @functools.wraps(test)
         def checked(*args, request, **kwargs):
             require_png(request.config, baseline)
-            return test(*args, **({**kwargs, "request": request} if passes_request else kwargs))
+            figure = test(*args, **({**kwargs, "request": request} if passes_request else kwargs))
+            _attach(request, name, figure, baseline)
+            return figure
 
         if not passes_request:  # pytest injects fixtures by signature: add `request` for the check
             request = inspect.Parameter("request", inspect.Parameter.KEYWORD_ONLY)
@@ -63,6 +69,21 @@ def figure_test(name: str):
 
     return decorate
 
+
+
+def _attach(request, name: str, figure, baseline: Path) -> None:
+    """Put the figure on the claims page (--claims-html) beside its baseline, with their difference when the
+    RMS exceeds TOLERANCE; saved as pytest-mpl saves it (this runs inside its style context)."""
+    if not request.config.getoption("claims_html") and not request.config.getini("claims_html"):
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        actual = Path(folder) / f"{name}.png"
+        figure.savefig(actual, **SAVEFIG_KWARGS)
+        found = compare_images(str(baseline), str(actual), tol=0, in_decorator=True) if baseline.is_file() else None
+        rms = 0.0 if found is None else float(found["rms"])
+        diff = Path(found["diff"]).read_bytes() if found is not None and rms > TOLERANCE else None
+        attach_figure(request.node, name, actual.read_bytes(),
+                      baseline.read_bytes() if baseline.is_file() else None, diff, rms)
 
 
 def render_png(draw, path) -> None:

@@ -12,26 +12,13 @@ import pytest
 import torch
 
 from core import resolve_device
-from core._provenance import kernel_path, machine
+from core.experiments import kernel_path, machine
 
 # pytest skips a plugin already registered under this name, which is also its entry point's name.
 pytest_plugins = ["pytest_claims"]
-_REEXPORTED = ("Bound", "Claim", "margin")
 
 _DEVICE = pytest.StashKey[torch.device]()
 _LOG = pytest.StashKey["ExperimentLog"]()
-
-
-def __getattr__(name: str):
-    """The generic plugin's public names, as claim modules import them from here.
-
-    Lazy, so that pytest imports pytest_claims itself (and can rewrite its asserts) before anyone else.
-    """
-    if name in _REEXPORTED:
-        import pytest_claims
-
-        return getattr(pytest_claims, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def pytest_addoption(parser):
@@ -51,8 +38,25 @@ def pytest_addoption(parser):
                     help="on the CPU, compute the selected experiments N at a time, one thread each, before the "
                          "first claim (default: torch's thread count; 1 computes each when first needed)")
     group.addoption("--no-result-cache", action="store_true",
-                    help="compute every experiment afresh and store nothing (default: the on-disk result cache, "
-                         "which --cache-clear empties)")
+                    help="compute every experiment afresh and store nothing (default: the on-disk result cache)")
+    group.addoption("--clear-results", action="store_true",
+                    help="empty the on-disk result cache before the run (--cache-clear, pytest's own flag, leaves "
+                         "it alone: it empties .pytest_cache only)")
+    parser.addini("mnist_root", "torchvision-style root holding MNIST/raw/ (as --mnist-root)", default=None)
+    parser.addini("experiment_workers", "experiments computed side by side (as --experiment-workers)", default=None)
+
+
+def setting(config, name: str):
+    """An option of this plugin, else its ini key (experiment_workers as an int), else None."""
+    value = config.getoption(name)
+    if value is None and config.getini(name):
+        value = config.getini(name)
+        if name == "experiment_workers":
+            try:
+                value = int(value)
+            except ValueError:
+                raise pytest.UsageError(f"ini experiment_workers = {value!r}: must be an integer") from None
+    return value
 
 
 def _resolve_device(config) -> torch.device:
@@ -119,10 +123,10 @@ def _check_options(config) -> None:
         claim_experiments(run_seed(config), config.getoption("claim_seeds"))
     except ValueError as err:
         raise pytest.UsageError(f"--claim-seeds: {err}") from None
-    workers = config.getoption("experiment_workers")
+    workers = setting(config, "experiment_workers")
     if workers is not None and workers < 1:
         raise pytest.UsageError(f"--experiment-workers {workers}: must be at least 1")
-    root = config.getoption("mnist_root")
+    root = setting(config, "mnist_root")
     if root is not None and not os.path.isdir(root):
         raise pytest.UsageError(f"--mnist-root {root}: not a directory")
 
@@ -153,7 +157,7 @@ def pytest_configure(config):
 @pytest.hookimpl(optionalhook=True)
 def pytest_claims_environment(config) -> dict:
     """Versions and settings of this project that a claim's verdict depends on, and the machine (core.machine):
-    a value that moved between two reports is then read beside what changed (core.compare_reports)."""
+    a value that moved between two reports is then read beside what changed (pytest-claims compare)."""
     import numpy
     import torchvision
 

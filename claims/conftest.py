@@ -1,4 +1,5 @@
-"""Experiment fixtures: every experiment the claims use is named in core.claim_experiments.
+"""Experiment fixtures: every experiment the claims use is named in core.claim_experiments, and which
+fixture reads which is written once, in claims/_experiment_map.py.
 
 Each runs at most once per session and, through the on-disk result cache, once across sessions and
 pytest-xdist workers (a per-experiment file lock). Tests record which experiments they used, and whether
@@ -15,9 +16,11 @@ import warnings
 import pytest
 import torch
 
+from claims._experiment_map import READS, Reads, group_of, names_read, params_of, provide, sources_of
 from claims._figure_policy import BASELINE_DEVICE, BASELINE_SEED
-from core import (RecoveryConfig, ResultCache, SensingConfig, cached_run, claim_experiments, compute_concurrently,
-                  estimated_seconds, experiment_threads, load_mnist, progress_bar, seed_set, source_fingerprint)
+from claims._plugin import setting
+from core import ResultCache, cached_run, claim_experiments, load_mnist, seed_set
+from core.experiments import compute_concurrently, progress_bar, source_fingerprint
 
 EXPERIMENT_PROPERTY = "experiment"
 
@@ -51,14 +54,14 @@ class ExperimentResults:
         config = self.configs[name]
         try:
             # MNIST is loaded only if the computation runs: a cached MLP result needs no data at all.
-            data = None if isinstance(config, (SensingConfig, RecoveryConfig)) else self._data
+            data = self._data if config.needs_mnist else None
             result, info = cached_run(config, self.device, self.cache, self._fingerprint, data=data,
                                       progress=progress)
         except Exception as err:  # noqa: BLE001 - kept and re-raised by get() for every request
             return False, err, {"name": name, "failed": f"{type(err).__name__}: {err}"}
         provenance = {"name": name, "loaded": info.loaded, "compute_seconds": round(info.compute_seconds, 2)}
-        if not info.loaded:  # say what computed it (core.experiment_threads: 1 for the float32 MLPs)
-            provenance["torch_threads"] = experiment_threads(config, self.device) or torch.get_num_threads()
+        if not info.loaded:  # say what computed it (Experiment.threads: 1 for the float32 MLPs)
+            provenance["torch_threads"] = config.threads(self.device) or torch.get_num_threads()
             provenance["side_by_side"] = side_by_side
         return True, result, provenance
 
@@ -66,8 +69,8 @@ class ExperimentResults:
         """(result, provenance) of the named experiment; re-raises its failure on every request."""
         if name not in self._done:
             config = self.configs[name]
-            unit = "epoch" if hasattr(config, "epochs") else "solve" if hasattr(config, "trials") else "step"
-            self._done[name] = self._compute(name, progress_bar(name, unit, suspend=self.suspend_capture))
+            bar = progress_bar(name, config.progress_unit, suspend=self.suspend_capture)
+            self._done[name] = self._compute(name, bar)
         ok, value, provenance = self._done[name]
         if not ok:
             raise value
@@ -75,10 +78,10 @@ class ExperimentResults:
 
     def compute_ahead(self, names, workers: int) -> None:
         """Compute the named experiments not yet done, `workers` at a time on one CPU thread each, longest
-        first (core.compute_concurrently). The 18 claim experiments took 94-101 s this way on the 2-core
-        machine, against 128 s one at a time on two threads."""
+        first (core.experiments.compute_concurrently): sooner than one at a time on every thread
+        (docs/benchmarks.md)."""
         todo = sorted((n for n in set(names) if n not in self._done),
-                      key=lambda n: -estimated_seconds(self.configs[n]))
+                      key=lambda n: -self.configs[n].estimated_seconds())
         if workers < 2 or len(todo) < 2 or self.device.type != "cpu":
             return
         bar = progress_bar(f"{len(todo)} experiments, {workers} at a time", "experiment", suspend=self.suspend_capture)
@@ -100,33 +103,9 @@ class ExperimentResults:
 
 
 def experiments_needed(item, names) -> set[str]:
-    """The experiments a collected claim test reads, from its fixtures and parameters."""
-    params = getattr(getattr(item, "callspec", None), "params", {})
-    fixtures = set(item.fixturenames)
-    needed = set()
-    if "sensing" in fixtures:
-        needed.add(f"sensing-{params.get('m_factor')}dr")
-    if "sweeps" in fixtures:
-        needed |= {"sensing-10dr", "sensing-5dr"}
-    if "nuclear" in fixtures:
-        needed.add("nuclear")
-    if "recovery" in fixtures:
-        needed.add("recovery")
-    if "threshold_runs" in fixtures:
-        needed |= {n for n in names if n.startswith("threshold-")}
-    if "mlp_history" in fixtures:
-        needed.add("mlp")
-    if "claim_seed_histories" in fixtures:
-        needed |= {n for n in names if n.startswith("mlp-g5-")}
-    if "depth_probe" in fixtures:
-        needed.add(f"depth-probe-{params.get('init')}")
-    if "depth_init_history" in fixtures:
-        needed.add(f"depth-train-{params.get('init')}-{params.get('depth')}")
-    tables = getattr(getattr(item, "module", None), "TABLES", None)  # the numeric baselines read `results`
-    if "results" in fixtures and tables is not None and params.get("table") in tables:
-        experiment = tables[params["table"]][0]
-        needed |= {n for n in names if n.startswith("threshold-")} if experiment == "threshold" else {experiment}
-    return needed & set(names)
+    """The experiments a collected claim test reads, from its fixtures and parameters (claims/_experiment_map.py)."""
+    params = params_of(item)
+    return {name for source in sources_of(item) for name in names_read(source, params, names)}
 
 
 @pytest.fixture(autouse=True)
@@ -137,7 +116,7 @@ def _label_the_seed_set(request, seed):
     seeds = [seed]
     if "claim_seed_histories" in request.fixturenames:  # G5: the seeds of its MLPs, as the experiments name them
         configs = claim_experiments(seed, request.config.getoption("claim_seeds"))
-        seeds = [config.seed for name, config in configs.items() if name.startswith("mlp-g5-")]
+        seeds = [configs[name].seed for name in names_read("claim_seed_histories", {}, configs)]
     request.getfixturevalue("claim").param(seed_set=seed_set(seeds))
 
 
@@ -145,17 +124,17 @@ def _label_the_seed_set(request, seed):
 def results(request, pytestconfig, device, seed) -> ExperimentResults:
     configs = claim_experiments(seed, pytestconfig.getoption("claim_seeds"))
     cache = ResultCache(enabled=not pytestconfig.getoption("no_result_cache"))
-    if getattr(pytestconfig.option, "cacheclear", False):
+    if pytestconfig.getoption("clear_results"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             cache.clear()
     capture = pytestconfig.pluginmanager.getplugin("capturemanager")
     # The bar is drawn past pytest's output capture, so a long experiment shows a live line.
     suspend = capture.global_and_fixture_disabled if capture is not None else contextlib.nullcontext
-    results = ExperimentResults(configs, device, pytestconfig.getoption("mnist_root"), cache, suspend)
+    results = ExperimentResults(configs, device, setting(pytestconfig, "mnist_root"), cache, suspend)
     # An xdist worker runs only its share of the tests: it computes each experiment when first needed.
     if getattr(pytestconfig, "workerinput", None) is None:
-        workers = pytestconfig.getoption("experiment_workers") or torch.get_num_threads()
+        workers = setting(pytestconfig, "experiment_workers") or torch.get_num_threads()
         names = set().union(*(experiments_needed(item, configs) for item in request.session.items))
         results.compute_ahead(names, workers)
     return results
@@ -167,82 +146,27 @@ def _use(request, results: ExperimentResults, name: str):
     return result
 
 
-#: fixture -> the experiment names it reads, for --dist loadgroup (one worker per experiment)
-def _experiment_of(item) -> str | None:
-    params = getattr(getattr(item, "callspec", None), "params", {})
-    names = item.fixturenames
-    if "sensing" in names:
-        return f"sensing-{params.get('m_factor')}dr"
-    if "sweeps" in names:
-        return "sensing-10dr"
-    for fixture, group in (("nuclear", "nuclear"), ("recovery", "recovery"), ("threshold_runs", "threshold"),
-                           ("mlp_history", "mlp"), ("claim_seed_histories", "mlp-seeds"), ("depth_probe", "depth-probe"),
-                           ("depth_init_history", "depth-train")):
-        if fixture in names:
-            return group
-    return None
-
-
 def pytest_collection_modifyitems(items):
+    """One xdist group per experiment (--dist loadgroup): its tests run on the worker that computes it."""
     for item in items:
-        group = _experiment_of(item)
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
+        sources = sources_of(item)
+        if sources:
+            item.add_marker(pytest.mark.xdist_group(group_of(sources[0], params_of(item))))
 
 
-@pytest.fixture
-def mlp_history(request, results):
-    """Problem 1 at paper scale for the base seed: [128, 128, 128], PyTorch init, SGD lr 0.01, 40 epochs."""
-    return _use(request, results, "mlp")
+def _experiment_fixture(source: str, reads: Reads):
+    """The fixture named `source`: its experiments' results as READS describes them, each one's provenance
+    recorded in the test's report."""
+    def fixture(request, results):
+        return provide(source, params_of(request.node), results.configs, lambda name: _use(request, results, name))
+
+    fixture.__name__ = fixture.__qualname__ = source
+    fixture.__doc__ = reads.doc
+    return pytest.fixture(name=source)(fixture)
 
 
-@pytest.fixture
-def claim_seed_histories(request, results):
-    """The same MLP for the --claim-seeds held-out seeds of G5 (core.g5_seed)."""
-    return [_use(request, results, name) for name in results.configs if name.startswith("mlp-g5-")]
-
-
-@pytest.fixture
-def depth_probe(request, results, init):
-    """Gradient norms at initialization of width-128 MLPs of each probed depth."""
-    return _use(request, results, f"depth-probe-{init}")
-
-
-@pytest.fixture
-def depth_init_history(request, results, init, depth):
-    """A `depth`-hidden-layer, width-128 MLP trained for 3 epochs from `init`."""
-    return _use(request, results, f"depth-train-{init}-{depth}")
-
-
-@pytest.fixture
-def sensing(request, results, m_factor):
-    """Problem 2 at paper scale: d=100, r=5, m = m_factor * d * r, every alpha plus the exact run."""
-    return _use(request, results, f"sensing-{m_factor}dr")
-
-
-@pytest.fixture
-def sweeps(request, results) -> dict:
-    """Both paper-scale sensing results, keyed by m / (d r)."""
-    return {f: _use(request, results, f"sensing-{f}dr") for f in (10, 5)}
-
-
-@pytest.fixture
-def nuclear(request, results):
-    """d=30, r=2, m=90: GD from small and large alpha, and the convex min-nuclear-norm interpolant."""
-    return _use(request, results, "nuclear")
-
-
-@pytest.fixture
-def recovery(request, results):
-    """d=30, r=2: the min-trace SDP on 20 problems at each m in (80, 95, 105, 115, 130)."""
-    return _use(request, results, "recovery")
-
-
-@pytest.fixture
-def threshold_runs(request, results) -> dict:
-    """The P1 sweep over m at d=40, r=2, keyed by m / (d r)."""
-    runs = [_use(request, results, name) for name in results.configs if name.startswith("threshold-")]
-    return {round(result.config.m_per_dr): result for result in runs}
+for _source, _reads in READS.items():
+    globals()[_source] = _experiment_fixture(_source, _reads)
 
 
 @pytest.fixture

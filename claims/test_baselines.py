@@ -22,7 +22,7 @@ rewritten (check_baseline, claims/_baseline_files.py). A file pandas cannot read
 
 Tolerances (TOLERANCES below) come from a stated error model or a measured spread (docs/baselines.md lists
 them, docs/verdicts.md says how). Values at the float64 floor (the converged exact run's distance and loss,
-P1's interpolating loss ratio) are stored clipped at the floor of core/_floors.py and compared with the floor
+P1's interpolating loss ratio) are stored clipped at the floor of core/sensing/_floors.py and compared with the floor
 as absolute tolerance: two values at the floor are equal. The other float columns are held to at least SAFETY
 times the largest spread measured between the committed files and the tables computed under the emulated CPUs
 of claims/_variants.py (python -m claims._variants measure). The float32 MLP's 40-epoch curves are
@@ -42,7 +42,7 @@ import pytest
 
 from claims import _baseline_tables as bt
 from claims._baseline_files import REGENERATE_CSV, require_csv
-from core import EPS64, FLOOR_MARGIN, distance_floor, loss_floor
+from core.sensing import distance_floor, loss_floor
 
 pytestmark = pytest.mark.baseline  # the numeric-baseline tier (docs/verdicts.md)
 
@@ -68,7 +68,7 @@ class Tolerance(NamedTuple):
 
 #: every measured tolerance is at least this many times its measured spread (test_tolerances_cover_...)
 SAFETY = 3.0
-# core/_floors.py's floors for the stored sweeps (d = 100, r = 5, ||X*||_2 = 1, so ||X*||_F <= sqrt(5)); the
+# core/sensing/_floors.py's floors for the stored sweeps (d = 100, r = 5, ||X*||_2 = 1, so ||X*||_F <= sqrt(5)); the
 # baseline tables clip distances and losses at their floor, and the floor is the absolute tolerance.
 _DISTANCE_FLOOR = distance_floor(math.sqrt(5))
 _LOSS_FLOOR = loss_floor(100, math.sqrt(5))
@@ -109,7 +109,7 @@ TOLERANCES: tuple[Tolerance, ...] = (
     Tolerance(r"sensing_.*_quantities", r"p3\..*", 1e-12, 0, "X: 1.8e-15", 1.8e-15),
     # P1 sweep (d = 40). On the plateaus (m <= 5dr) the large-alpha time slope is rounding noise around 0, far
     # below the claim's +-0.01 band; below m_psd the large-alpha run interpolates and its loss ratio is stored
-    # clipped at core.loss_ratio_floor.
+    # clipped at core.sensing.loss_ratio_floor.
     Tolerance(r"threshold_quantities", r"large_alpha_time_slope", 1e-12, _SLOPE_FLOOR,
               "floor 64 eps / ln 2 (plateau rows under it stored as 0); X: 1.6e-15 absolute there"),
     # Above the floor the 5dr row's loss ratio (2.7e-15) is a residual of 2e-7 left of y's size 4: the
@@ -117,7 +117,7 @@ TOLERANCES: tuple[Tolerance, ...] = (
     Tolerance(r"threshold_quantities", r"large_alpha_loss_reduction", 4e-9, 0,
               "rows below the floor stored at it; X above it: 1.0e-9 (5dr row)", 1.01e-9),
     # P5's projected GD on X: its distance and loss ratio are stored clipped at their floors (64 eps for a
-    # relative distance; core.loss_ratio_floor).
+    # relative distance; core.sensing.loss_ratio_floor).
     Tolerance(r"threshold_quantities", r"projected_rel_distance", 1e-11, bt.RELATIVE_DISTANCE_FLOOR,
               "floor 64 eps (stored clipped there); X above it: 1.5e-13", 1.52e-13),
     # The 5dr row's loss ratio (4e-22) is a residual of 2e-11 left after the cancellation of y's size 1.
@@ -167,23 +167,7 @@ def tolerances(table: str, data: dict) -> dict[str, dict[str, float]]:
     return {column: {"rtol": (rule := tolerance_for(table, column)).rtol, "atol": rule.atol} for column in data}
 
 
-#: table name -> the experiment it is built from and its builder (all in claims/_baseline_tables.py)
-TABLES = {"mlp_epochs": ("mlp", bt.mlp_epochs), "mlp_first_batches": ("mlp", bt.mlp_first_batches),
-          "mlp_quantities": ("mlp", bt.mlp_quantities)}
-for _experiment in bt.SENSING_EXPERIMENTS:
-    _stem = _experiment.replace("-", "_")
-    TABLES.update({f"{_stem}_steps": (_experiment, bt.sensing_steps),
-                   f"{_stem}_escape_steps": (_experiment, bt.sensing_escape_steps),
-                   f"{_stem}_quantities": (_experiment, bt.sensing_quantities)})
-TABLES["threshold_quantities"] = ("threshold", bt.threshold_quantities)
-TABLES["nuclear_quantities"] = ("nuclear", bt.nuclear_quantities)
-TABLES["recovery_quantities"] = ("recovery", bt.recovery_quantities)
-
-
-def build(table: str, results) -> dict[str, np.ndarray]:
-    experiment, builder = TABLES[table]
-    source = bt.threshold_runs_of(results) if experiment == "threshold" else bt.result_of(results, experiment)
-    return builder(source)
+TABLES, build = bt.TABLES, bt.build
 
 
 def _regenerating(config) -> bool:
@@ -296,13 +280,13 @@ def test_a_two_per_mille_change_to_the_mlp_arithmetic_is_caught_in_its_first_bat
 
     import torch
 
-    from core import experiment_threads, train_mlp
+    from core import train_mlp
 
     config = dataclasses.replace(bt.result_of(results, "mlp").config, epochs=1)
     data = results.mnist()
     expected = f"mlp_first_batches_{baseline_device}"
     before = torch.get_num_threads()
-    torch.set_num_threads(experiment_threads(config, data.train_images.device) or before)  # as core.run trains
+    torch.set_num_threads(config.threads(data.train_images.device) or before)  # as core.run trains
     try:
         again = bt.mlp_first_batches(train_mlp(config, data, data.train_images.device))
         scaled = dataclasses.replace(data, train_images=data.train_images * 1.002)

@@ -1,7 +1,7 @@
 """Problem 2: implicit regularization in over-parameterized matrix sensing (claims S1-S6).
 
 d = 100, r = 5, eta = 0.1, at m = 10dr = 5000 (the handout, T = 600) and m = 5dr = 2500 (Li, Ma and Zhang
-2018's regime, T = 3000). The PSD interpolant is unique above m_psd ~ 2770 (core._geometry), so at 10dr
+2018's regime, T = 3000). The PSD interpolant is unique above m_psd ~ 2770 (core.sensing_thresholds), so at 10dr
 every alpha converges to X* eventually and at 5dr other interpolants exist.
 
 Every threshold sits in BOUNDS: calibrated on seeds 0-9, confirmed on held-out seeds from 1000; the measured
@@ -11,30 +11,13 @@ ranges shown beside them come from claims/references.json (`python -m claims._ca
 import math
 
 import pytest
-import torch
 
-from claims._analysis import (
-    at_least,
-    at_most,
-    below,
-    between,
-    check_all,
-    contraction_per_step,
-    first_step,
-    line_fit,
-    loglog_slope,
-    steps_per_decade,
-    time_slope,
-)
-from core import escape_step, sensing_thresholds
+from claims._bounds import at_least, at_most, below, between, check_all
+from claims.evidence import S6_MIN_GAP, s1_evidence, s2_evidence, s3_evidence, s4_evidence, s5_evidence, s6_evidence
+from core import sensing_thresholds
+from pytest_claims import Source
 
 M_FACTORS = pytest.mark.parametrize("m_factor", [10, 5], ids=["m=10dr", "m=5dr"])
-SMALL_ALPHAS = (1e-5, 1e-4, 1e-3)
-#: S6's small alphas are those up to this one (1e-2 .. 1e-6); its larger alpha (0.3) is the contrast
-S6_LARGEST_SMALL_ALPHA = 1e-2
-#: S6 needs X_cvx and X* at least this far apart (relative) to tell GD's limit between them
-S6_MIN_GAP = 0.05
-EARLY_STEP = 100  # "early": every small alpha has escaped (S4: by step 53), none has converged (S2)
 
 BOUNDS = {
     ("S1", "final_rel_distance"): at_most(1e-10, "the handout's bar"),
@@ -67,24 +50,7 @@ BOUNDS = {
 }
 
 
-def _sqrt_eigenvalues(x_star, rank):
-    return torch.linalg.eigvalsh(x_star).flip(0)[:rank].clamp(min=0).sqrt()
-
-
-def s1_evidence(result) -> dict:
-    """Exact run: final distance, tail contraction, and the local-Hessian and population predictions."""
-    trace, x_star = result.sweep.exact_trace, result.sweep.x_star
-    lam_r = torch.linalg.eigvalsh(x_star).flip(0)[result.config.r - 1].item()
-    # The tail, where the slowest Hessian mode dominates and the fp64 floor (~1e-16) is still far.
-    measured = contraction_per_step(trace.rel_distance, 1e-8, 1e-11)
-    predicted = result.exact_local_rate
-    return {"final_rel_distance": trace.rel_distance[-1].item(), "tail_contraction": measured,
-            "local_hessian_rate": predicted, "population_rate": 1 - 4 * float(trace.lr) * lam_r,
-            "rate_exponent_ratio": math.log(measured) / math.log(predicted),
-            "rival_log_miss": abs(math.log(math.log(measured) / math.log(1 - 4 * float(trace.lr) * lam_r)))}
-
-
-@pytest.mark.claim("S1", source="handout (linear convergence); rate: local Hessian of f at U*, this harness")
+@pytest.mark.claim("S1", source=Source(paper="the 2020 problem set's handout, Problem 2", note="linear convergence; the rate, from the local Hessian of f at U*: this harness"))
 @M_FACTORS
 def test_exact_parameterization_converges_at_the_local_hessian_rate(claim, sensing, m_factor):
     """R = r = 5 from 1e-3 W: rel. distance <= 1e-10 by T, and the tail contracts per step at 1 - lr h_min of the Hessian at U* (exponent ratio within [0.99, 1.10]); the rival population rate 1 - 4 lr lambda_r(X*) misses by more than that band."""
@@ -99,19 +65,7 @@ def test_exact_parameterization_converges_at_the_local_hessian_rate(claim, sensi
     check_all(claim, "rival_log_miss", e["rival_log_miss"], BOUNDS["S1", "rival_log_miss"])
 
 
-def s2_evidence(result) -> dict:
-    """Distance at T against alpha: monotonicity and the exponent p, early and late, with 2q from sigma_(r+1)."""
-    sweep, r, T = result.sweep, result.config.r, result.config.steps
-    traces = [sweep.alpha_trace(a) for a in sweep.alphas]
-    final = [t.distance[-1].item() for t in traces]
-    small = [sweep.alpha_trace(a) for a in SMALL_ALPHAS]
-    p = {t: loglog_slope(SMALL_ALPHAS, [s.distance[t].item() for s in small]) for t in (EARLY_STEP, T)}
-    two_q = {t: 2 * loglog_slope(SMALL_ALPHAS, [s.singular_values[t, r].item() for s in small]) for t in (EARLY_STEP, T)}
-    return {"final_distance": final, "distance_over_next_alpha": max(a / b for a, b in zip(final, final[1:])),
-            "p_T": p[T], "p_early": p[EARLY_STEP], "two_q_T": two_q[T], "two_q_early": two_q[EARLY_STEP]}
-
-
-@pytest.mark.claim("S2", source="handout (distance grows with alpha); exponent: the problem set's own observation")
+@pytest.mark.claim("S2", source=Source(paper="the 2020 problem set's handout, Problem 2", note="the distance grows with alpha; the exponent: the problem set's own observation"))
 @M_FACTORS
 def test_distance_at_horizon_scales_as_a_power_of_alpha(claim, sensing, m_factor):
     """At T (600 at 10dr, 3000 at 5dr) ||U_T U_T^T - X*|| rises strictly with alpha and scales as alpha^p for alpha <= 1e-3, with p in a band per m."""
@@ -126,17 +80,7 @@ def test_distance_at_horizon_scales_as_a_power_of_alpha(claim, sensing, m_factor
     check_all(claim, "p_T", e["p_T"], BOUNDS["S2", "p_T", m_factor])
 
 
-def s3_evidence(result) -> dict:
-    """Small alpha's distance; large alpha's distance, its decay in t over [T/2, T], and its loss reduction."""
-    sweep, T = result.sweep, result.config.steps
-    small, large = sweep.alpha_trace(1e-4), sweep.alpha_trace(max(sweep.alphas))
-    return {"small_alpha_rel_distance": small.rel_distance[-1].item(),
-            "large_alpha_rel_distance": large.rel_distance[-1].item(),
-            "large_alpha_time_slope": time_slope(large.distance, T // 2, T),
-            "large_alpha_loss_reduction": (large.loss[-1] / large.loss[0]).item()}
-
-
-@pytest.mark.claim("S3", source="Li, Ma, Zhang 2018 (Sec. 1); uniqueness threshold: Amelunxen et al. 2014, Thm II")
+@pytest.mark.claim("S3", source=Source(paper="Li, Ma, Zhang 2018", arxiv="1712.09203", section="1", note="uniqueness threshold: Amelunxen et al. 2014, Thm II"))
 @M_FACTORS
 def test_large_alpha_is_slow_above_the_uniqueness_threshold_and_wrong_below(claim, sensing, m_factor):
     """alpha=1e-4 ends within 1% of X*; alpha=0.1, at its own step size (lr = eta / ||U_0||_2^2, a quarter of small alpha's), still decays only as a power of t over [T/2, T] at 10dr (m > m_psd), but plateaus >= 1 away while the loss vanishes at 5dr (m < m_psd)."""
@@ -153,18 +97,7 @@ def test_large_alpha_is_slow_above_the_uniqueness_threshold_and_wrong_below(clai
         check_all(claim, "large_alpha_loss_reduction", e["large_alpha_loss_reduction"], BOUNDS["S3", "large_alpha_loss_reduction", m_factor])
 
 
-def s4_evidence(result, alpha) -> dict:
-    """Singular values of U_t: top-r match at T, and sigma_(r+1)/sigma_r once the top r have grown."""
-    r, trace = result.config.r, result.sweep.alpha_trace(alpha)
-    sv, target = trace.singular_values, _sqrt_eigenvalues(result.sweep.x_star, r)
-    ratio = sv[:, r] / sv[:, r - 1]
-    grown = first_step((sv[:, :r] >= 0.5 * target).all(dim=1))
-    return {"top_r_max_rel_error": ((sv[-1, :r] - target).abs() / target).max().item(),
-            "sigma_ratio_max": ratio[grown:].max().item() if grown is not None else math.nan,
-            "final_sigma_ratio": ratio[-1].item(), "top_r_grown_at": grown}
-
-
-@pytest.mark.claim("S4", source="Li, Ma, Zhang 2018 (Thm 1.1: iterates stay approximately rank r)")
+@pytest.mark.claim("S4", source=Source(paper="Li, Ma, Zhang 2018", arxiv="1712.09203", equation="Thm 1.1", note="iterates stay approximately rank r"))
 @pytest.mark.parametrize("m_factor, alpha", [(10, 1e-5), (10, 1e-4), (5, 1e-5), (5, 1e-4), (5, 1e-1)])
 def test_small_alpha_iterates_stay_rank_r(claim, sensing, m_factor, alpha):
     """alpha <= 1e-4: sigma_6/sigma_5 of U_t <= 0.2 at every step after the top 5 reach half of sqrt(lambda_i(X*)), so U_t stays approximately rank 5 throughout; alpha = 0.1 at 5dr ends with sigma_6/sigma_5 >= 0.5."""
@@ -179,26 +112,7 @@ def test_small_alpha_iterates_stay_rank_r(claim, sensing, m_factor, alpha):
         check_all(claim, "final_sigma_ratio", e["final_sigma_ratio"], BOUNDS["S4", "final_sigma_ratio"])
 
 
-def s5_evidence(result) -> dict:
-    """Escape steps (rel. distance < 0.5) for the alphas that share one step size, and their slope per decade."""
-    sweep, r = result.sweep, result.config.r
-    lr = sweep.alpha_trace(sweep.alphas[0]).lr.item()
-    alphas = [a for a in sweep.alphas if sweep.alpha_trace(a).lr.item() == lr]
-    escapes = [escape_step(sweep.alpha_trace(a).rel_distance) for a in alphas]
-    slope, r2 = line_fit([math.log10(1 / a) for a in alphas], escapes)
-    # Rival: a power law t ~ alpha^(-c), as deeper factorizations escape (Arora et al. 2019, Sec. 3)
-    power_exponent, power_r2 = line_fit([math.log10(1 / a) for a in alphas], [math.log10(t) for t in escapes])
-    mu = result.growth_spectrum
-    fastest, slowest = (steps_per_decade(math.log1p(4 * lr * mu[k].item())) for k in (0, r - 1))
-    return {"alphas": alphas, "escape_steps": escapes, "steps_per_decade": slope, "linear_fit_r2": r2,
-            "power_law_exponent": power_exponent, "power_law_fit_r2": power_r2,
-            # a linear fit within 1e-9 of perfect counts as perfect, so the ratio stays a readable number
-            "power_law_over_linear_residual": (1 - power_r2) / max(1 - r2, 1e-9),
-            "fastest": fastest, "slowest": slowest,
-            "slope_over_fastest": slope / fastest, "slope_over_slowest": slope / slowest}
-
-
-@pytest.mark.claim("S5", source="handout (escape time ~ log 1/alpha); rival: power-law escape of deeper factorizations, Arora et al. 2019")
+@pytest.mark.claim("S5", source=Source(paper="the 2020 problem set's handout, Problem 2", note="escape time ~ log 1/alpha; rival: the power-law escape of deeper factorizations, Arora et al. 2019, arXiv:1905.13655"))
 @M_FACTORS
 def test_escape_time_is_linear_in_log_one_over_alpha(claim, sensing, m_factor):
     """For alpha <= 1e-2 (one step size) the first t with rel. distance < 0.5 is linear in log10(1/alpha) (R^2 >= 0.97), and the rival power law t ~ alpha^(-c) fits worse, leaving >= 2x the linear fit's unexplained variance. The slope per decade is reported beside ln 10 / ln(1 + 4 lr mu_k) for k = 1 and r; the population rates give a similar bracket, so P2, not S5, tells M's spectrum from X*'s."""
@@ -213,31 +127,7 @@ def test_escape_time_is_linear_in_log_one_over_alpha(claim, sensing, m_factor):
               BOUNDS["S5", "power_law_over_linear_residual"])
 
 
-def s6_evidence(result) -> dict:
-    """GD's end point for each small alpha against X* and the min-nuclear-norm interpolant X_cvx."""
-    norm = torch.linalg.matrix_norm
-    sweep, x_cvx, x_star = result.sweep, result.convex.x, result.sweep.x_star
-    gap = (norm(x_cvx - x_star) / norm(x_star)).item()
-    small = sorted((a for a in sweep.alphas if a <= S6_LARGEST_SMALL_ALPHA), reverse=True)
-    ends = {}
-    for alpha in sweep.alphas:
-        trace = sweep.alpha_trace(alpha)
-        ends[alpha] = (trace.final_u @ trace.final_u.T, (trace.loss[-1] / trace.loss[0]).item())
-    to_star = [(norm(ends[a][0] - x_star) / norm(x_star)).item() for a in small]
-    to_cvx = [(norm(ends[a][0] - x_cvx) / norm(x_cvx)).item() for a in small]
-    excess = [(torch.trace(ends[a][0]) / torch.trace(x_cvx)).item() - 1 for a in small]
-    large = ends[max(sweep.alphas)][0]
-    return {"small_alphas": small, "convex_rel_distance_to_x_star": gap,
-            "x_star_nuclear_excess": (torch.trace(x_star) / torch.trace(x_cvx)).item() - 1,
-            "rel_distance_to_x_star": to_star, "rel_distance_to_convex": to_cvx, "nuclear_excess": excess,
-            "max_final_loss_ratio": max(ratio for _, ratio in ends.values()),
-            "x_star_distance_max_successive_ratio": max(b / a for a, b in zip(to_star, to_star[1:])),
-            "smallest_alpha_convex_distance_over_gap": to_cvx[-1] * norm(x_cvx).item() / (gap * norm(x_star).item()),
-            "smallest_alpha_x_star_distance_over_gap": to_star[-1] / gap,
-            "large_alpha_nuclear_excess": (torch.trace(large) / torch.trace(x_cvx)).item() - 1}
-
-
-@pytest.mark.claim("S6", source="greedy low-rank learning: Li, Luo, Lyu 2021 (Sec. 1, 5); rival: Gunasekar et al. 2017 (conjecture)")
+@pytest.mark.claim("S6", source=Source(paper="Li, Luo, Lyu 2021", arxiv="2012.09839", section="1, 5", note="greedy low-rank learning; rival: the conjecture of Gunasekar et al. 2017, arXiv:1705.09280"))
 def test_small_alpha_approaches_x_star_not_the_min_nuclear_norm_interpolant(claim, nuclear):
     """d=30, r=2, m=90 < m_nuc ~ 107, so the min-nuclear-norm interpolant X_cvx is not X* (a seed where the two lie within 5% is skipped: no alpha here tells them apart); for alpha = 1e-2 .. 1e-6 every run interpolates (loss down >= 1e8-fold) and GD's end point moves closer to X* with every decade of alpha, while at alpha = 1e-6 it stays >= half the gap ||X_cvx - X*|| away from X_cvx (Gunasekar's conjecture predicts it -> X_cvx); alpha = 0.3 ends >= 6x X_cvx's nuclear norm."""
     e, config = s6_evidence(nuclear), nuclear.config

@@ -9,28 +9,14 @@ from claims/references.json (`python -m claims._calibrate`).
 import math
 
 import pytest
-import torch
 
-from claims._analysis import (
-    at_least,
-    at_most,
-    below,
-    between,
-    check_all,
-    escape_steps,
-    exactly,
-    first_step,
-    line_fit,
-    steps_per_decade,
-    time_slope,
-)
-from core import THRESHOLD_M_PER_DR, loss_ratio_floor, sensing_thresholds
+from claims._bounds import at_least, at_most, below, between, check_all, exactly
+from claims.evidence import P5_M_PER_DR, p1_evidence, p2_evidence, p3_evidence, p5_evidence, p6_evidence, threshold_run
+from core import sensing_thresholds
+from core.experiments import THRESHOLD_M_PER_DR
+from pytest_claims import Source
 
 M_FACTORS = pytest.mark.parametrize("m_factor", [10, 5], ids=["m=10dr", "m=5dr"])
-#: P5's m / (d r): 6dr, only 7% above m_psd, converges too slowly to claim a level by T (reported by P1)
-P5_M_PER_DR = (2, 3, 5, 10)
-#: the spectral phase ends once sigma_1(U_t) reaches this (where U U^T stops being negligible)
-SPECTRAL_PHASE_END = 0.1
 
 BOUNDS = {
     ("P1", "large_alpha_loss_reduction", "below"): at_most(1e-6),
@@ -65,28 +51,11 @@ BOUNDS = {
 }
 
 
-def _threshold_run(threshold_runs, m_per_dr):
-    """The uniqueness sweep's run at m_per_dr, its config, and the thresholds of its (d, r)."""
-    result = threshold_runs[m_per_dr]
-    return result, result.config, sensing_thresholds(result.config.d, result.config.r)
-
-
-def p1_evidence(result, m_psd: float) -> dict:
-    """Where the large-alpha run ends (loss, distance, decay in t over [T/2, T]) and how close small alpha gets."""
-    sweep, T = result.sweep, result.config.steps
-    small, large = sweep.alpha_trace(min(sweep.alphas)), sweep.alpha_trace(max(sweep.alphas))
-    return {"side": "below" if result.config.m < m_psd else "above",
-            "small_alpha_rel_distance": small.rel_distance[-1].item(),
-            "large_alpha_rel_distance": large.rel_distance[-1].item(),
-            "large_alpha_loss_reduction": (large.loss[-1] / large.loss[0]).item(),
-            "large_alpha_time_slope": time_slope(large.distance, T // 2, T)}
-
-
-@pytest.mark.claim("P1", source="Amelunxen et al. 2014 (Thm II; PSD cone, Sec. 4); GD behaviour: this harness")
+@pytest.mark.claim("P1", source=Source(paper="Amelunxen, Lotz, McCoy, Tropp 2014", arxiv="1303.6672", section="4", equation="Thm II", note="the PSD cone's threshold; GD's behaviour: this harness"))
 @pytest.mark.parametrize("m_per_dr", THRESHOLD_M_PER_DR, ids=[f"m={f}dr" for f in THRESHOLD_M_PER_DR])
 def test_large_alpha_finds_x_star_only_above_the_uniqueness_threshold(claim, threshold_runs, m_per_dr):
     """d=40, r=2, T=4000: below m_psd (Monte Carlo, ~5.6dr) GD from alpha=0.1 cuts the loss >= 1e6-fold while its distance to X* stays flat >= 0.5 away; above m_psd its log-log slope in t over [T/2, T] leaves that band (< -0.01), decaying; alpha=1e-4 ends within 1% of X* for every m >= 5dr, within 3% at 3dr."""
-    result, config, thresholds = _threshold_run(threshold_runs, m_per_dr)
+    result, config, thresholds = threshold_run(threshold_runs, m_per_dr)
     e = p1_evidence(result, thresholds.psd_uniqueness)
     claim.param(d=config.d, r=config.r, m=config.m, steps=config.steps, alphas=config.alphas,
                 m_psd=round(thresholds.psd_uniqueness), m_nuc=round(thresholds.nuclear_recovery))
@@ -103,31 +72,7 @@ def test_large_alpha_finds_x_star_only_above_the_uniqueness_threshold(claim, thr
         check_all(claim, "small_alpha_rel_distance", e["small_alpha_rel_distance"], bound)
 
 
-def p2_evidence(result, alpha: float = 1e-5) -> dict:
-    """Growth rate of log sigma_k(U_t), k <= r+1, over the second half of the spectral phase, against prediction."""
-    r, trace = result.config.r, result.sweep.alpha_trace(alpha)
-    sv, lr = trace.singular_values, trace.lr.item()
-    end = first_step(sv[:, 0] >= SPECTRAL_PHASE_END)
-    start = end // 2  # the first half lets the top eigen-directions of M separate from the bulk
-    measured = (sv[end, : r + 1].log() - sv[start, : r + 1].log()) / (end - start)
-    predicted = torch.log1p(4 * lr * result.growth_spectrum[: r + 1])
-    ratio = measured / predicted
-    # Rival: the population rates, M replaced by its mean X* (eigenvalues lambda_k; lambda_(r+1) = 0).
-    population = torch.log1p(4 * lr * _x_star_eigenvalues(result.sweep.x_star, r))
-    rival = measured[:r] / population
-    return {"window": [start, end], "measured_rates": measured, "predicted_rates": predicted,
-            "rate_ratio_top_r": ratio[:r], "rate_ratio_r_plus_1": ratio[r].item(), "rival_rates": population,
-            "rival_ratio_top_r": rival,
-            "prediction_log_miss": ratio[:r].log().abs().max().item(),
-            "rival_log_miss": rival.log().abs().max().item(),
-            "rival_miss_over_prediction_miss": (rival.log().abs().max() / ratio[:r].log().abs().max()).item()}
-
-
-def _x_star_eigenvalues(x_star, r):
-    return torch.linalg.eigvalsh(x_star).flip(0)[:r].clamp(min=0)
-
-
-@pytest.mark.claim("P2", source="Stoger and Soltanolkotabi 2021 (Sec. 3, spectral phase)")
+@pytest.mark.claim("P2", source=Source(paper="Stöger, Soltanolkotabi 2021", arxiv="2106.15013", section="3", note="the spectral phase"))
 @M_FACTORS
 def test_spectral_phase_grows_at_the_rates_of_m(claim, sensing, m_factor):
     """alpha=1e-5: over the second half of the phase before sigma_1(U_t) reaches 0.1, log sigma_k(U_t) grows per step at ln(1 + 4 lr mu_k(M)), M = (1/m) sum y_i S_i: within 5% for k <= r, and 80-103% of it for k = r+1 (the bulk's edge); the rival population rates ln(1 + 4 lr lambda_k(X*)) miss the measured ones at least twice as far."""
@@ -145,28 +90,7 @@ def test_spectral_phase_grows_at_the_rates_of_m(claim, sensing, m_factor):
     check_all(claim, f"rate_ratio_k{sensing.config.r + 1}", e["rate_ratio_r_plus_1"], BOUNDS["P2", "rate_ratio_r_plus_1"])
 
 
-def p3_evidence(result, alphas=(1e-5, 1e-4, 1e-3)) -> dict:
-    """Escape step t_k (sigma_k >= sqrt(lambda_k)/2) per component and alpha; slope per decade against prediction."""
-    sweep, r = result.sweep, result.config.r
-    targets = torch.linalg.eigvalsh(sweep.x_star).flip(0)[:r].clamp(min=0).sqrt() / 2
-    steps = [escape_steps(sweep.alpha_trace(a).singular_values, targets) for a in alphas]
-    lr = sweep.alpha_trace(alphas[0]).lr.item()
-    decades = [math.log10(1 / a) for a in alphas]
-    slopes = [line_fit(decades, [s[k] for s in steps])[0] for k in range(r)]
-    predicted = [steps_per_decade(math.log1p(4 * lr * mu)) for mu in result.growth_spectrum[:r].tolist()]
-    inversions = sum(a > b for s in steps for a, b in zip(s, s[1:]))
-    ties = sum(a == b for s in steps for a, b in zip(s, s[1:]))
-    # Rival "one pace": every component escapes at the pace of the first (simultaneous, not incremental).
-    one_pace = [s / predicted[0] for s in slopes]
-    population = [steps_per_decade(math.log1p(4 * lr * lam)) for lam in _x_star_eigenvalues(sweep.x_star, r).tolist()]
-    return {"escape_steps": steps, "slopes": slopes, "predicted_slopes": predicted,
-            "slope_ratio": [s / p for s, p in zip(slopes, predicted)], "escape_order_inversions": inversions,
-            "escape_ties": ties, "rival_slope_ratio": one_pace,
-            "rival_log_miss": max(abs(math.log(v)) for v in one_pace),
-            "population_slope_ratio": [s / p for s, p in zip(slopes, population)]}
-
-
-@pytest.mark.claim("P3", source="incremental learning, e.g. Jin et al. 2023 (Sec. 4); rates: Stoger-Soltanolkotabi 2021")
+@pytest.mark.claim("P3", source=Source(paper="Jin, Li, Lyu, Du, Lee 2023", arxiv="2301.11500", section="4", note="incremental learning; the rates: Stöger and Soltanolkotabi 2021"))
 @M_FACTORS
 def test_components_escape_in_order_at_the_predicted_pace(claim, sensing, m_factor):
     """alpha in {1e-5, 1e-4, 1e-3}: components escape (sigma_k >= sqrt(lambda_k)/2) in order, t_1 <= ... <= t_r with no inversion, and t_k moves by ln 10 / ln(1 + 4 lr mu_k) steps per decade of alpha, within -20%/+25% (integer escape steps resolve a slope to 1 step per decade); the rival "one pace for all" misses by more."""
@@ -182,26 +106,11 @@ def test_components_escape_in_order_at_the_predicted_pace(claim, sensing, m_fact
         check_all(claim, f"slope_ratio_k{k}", ratio, BOUNDS["P3", "slope_ratio"])
 
 
-def p5_evidence(result, m_psd: float) -> dict:
-    """Where PSD-projected GD on X ends: relative distance to X* and how far its loss fell."""
-    trace = result.projected
-    return {"side": "below" if result.config.m < m_psd else "above",
-            "projected_rel_distance": trace.rel_distance[-1].item(),
-            "projected_loss_reduction": max((trace.loss[-1] / trace.loss[0]).item(), loss_ratio_floor_of(result)),
-            "lr": trace.lr}
-
-
-def loss_ratio_floor_of(result) -> float:
-    """core.loss_ratio_floor for the problem of `result` (the float64 floor of a loss ratio)."""
-    config, x_star = result.config, result.sweep.x_star
-    return loss_ratio_floor(config.d, torch.linalg.matrix_norm(x_star).item(), result.projected.loss[0].item())
-
-
-@pytest.mark.claim("P5", source="Geyer, Kyrillidis and Kalev 2018 (PSD-projected GD); threshold: Amelunxen et al. 2014, Thm II")
+@pytest.mark.claim("P5", source=Source(paper="Geyer, Kyrillidis, Kalev 2018", note="PSD-projected GD; threshold: Amelunxen et al. 2014, Thm II"))
 @pytest.mark.parametrize("m_per_dr", P5_M_PER_DR, ids=[f"m={f}dr" for f in P5_M_PER_DR])
 def test_projected_gd_on_x_finds_x_star_only_above_the_uniqueness_threshold(claim, threshold_runs, m_per_dr):
     """d=40, r=2, T=4000, GD on X itself projected onto the PSD cone from a random PSD start at lr = 1/L: at 10dr (m > m_psd ~ 5.6dr) it ends within 1e-6 of X*; below m_psd (2, 3, 5dr) it interpolates (loss down >= 1e6-fold) yet ends >= 0.5 from X*, where small-alpha GD on U U^T is within 3% (P1): the rival "the PSD constraint alone regularizes like small alpha" fails there. (6dr, 7% above m_psd, converges too slowly to claim a level by T.)"""
-    result, config, thresholds = _threshold_run(threshold_runs, m_per_dr)
+    result, config, thresholds = threshold_run(threshold_runs, m_per_dr)
     e = p5_evidence(result, thresholds.psd_uniqueness)
     claim.param(d=config.d, r=config.r, m=config.m, steps=config.steps, m_psd=round(thresholds.psd_uniqueness),
                 lr=e["lr"])
@@ -215,20 +124,7 @@ def test_projected_gd_on_x_finds_x_star_only_above_the_uniqueness_threshold(clai
         check_all(claim, "projected_rel_distance", e["projected_rel_distance"], BOUNDS["P5", "projected_rel_distance", "above"])
 
 
-def p6_evidence(recovery) -> dict:
-    """Success rate per m, and the m where it crosses 1/2 (linear between the bracketing m's)."""
-    ms, rates = list(recovery.config.ms), recovery.success_rate
-    crossing = math.nan
-    for (m0, p0), (m1, p1) in zip(zip(ms, rates), zip(ms[1:], rates[1:])):
-        if p0 < 0.5 <= p1:
-            crossing = m0 + (0.5 - p0) / (p1 - p0) * (m1 - m0)
-            break
-    m_nuc = sensing_thresholds(recovery.config.d, recovery.config.r).nuclear_recovery
-    return {"ms": ms, "success_rate": rates, "crossing_m": crossing, "crossing_over_m_nuc": crossing / m_nuc,
-            "rate_at_smallest_m": rates[0], "rate_at_largest_m": rates[-1]}
-
-
-@pytest.mark.claim("P6", source="Amelunxen et al. 2014 (Thm II, statistical dimension of the trace descent cone)")
+@pytest.mark.claim("P6", source=Source(paper="Amelunxen, Lotz, McCoy, Tropp 2014", arxiv="1303.6672", equation="Thm II", note="the statistical dimension of the trace norm's descent cone"))
 def test_convex_recovery_rate_crosses_one_half_at_the_statistical_dimension(claim, recovery):
     """d=30, r=2, 20 problems at each m in (80, 95, 105, 115, 130): the min-trace SDP recovers X* (within 1e-4) on a fraction of them that crosses 1/2 within 10% of the statistical dimension m_nuc ~ 107, computed before the run; rivals rejected: the 59 degrees of freedom of rank-2 PSD matrices (rate >= 1/2 from m = 59 on, so at 80) and the PSD-uniqueness threshold m_psd (rate 0 below it, so at 130)."""
     config = recovery.config

@@ -1,148 +1,38 @@
-"""Models, data and solvers behind the claims; the public API is re-exported here."""
+"""Models, data and solvers behind the claims.
 
-from ._cache import CacheInfo, ResultCache, source_fingerprint
-from ._concurrent import compute_concurrently, estimated_seconds
-from ._convex import NuclearNormSolution, min_nuclear_norm_interpolant
-from ._experiments import (
-    PAPER_ALPHAS,
-    PAPER_SWEEPS,
-    THRESHOLD_M_PER_DR,
-    DepthProbeConfig,
-    DepthProbeResult,
-    RecoveryConfig,
-    RecoveryResult,
-    SensingConfig,
-    SensingResult,
-    cached_run,
-    claim_experiments,
-    g5_seed,
-    experiment_spec,
-    experiment_threads,
-    resolve_device,
-    run,
-)
-from ._projected import ProjectedDescentTrace, project_psd, psd_projected_descent
-from ._floors import EPS64, FLOOR_MARGIN, distance_floor, loss_floor, loss_ratio_floor
-from ._geometry import SensingThresholds, sensing_thresholds
-from ._mlp import (
-    INITS,
-    LayerBalance,
-    MLPConfig,
-    MLPDivergenceError,
-    MLPHistory,
-    build_mlp,
-    initial_gradient_norms,
-    layer_gradient_norms,
-    parameter_count,
-    train_mlp,
-)
-from ._mlp_step import sgd_step
-from ._mnist import (
-    MNIST,
-    RAW_FILES,
-    MNISTChecksumError,
-    MNISTUnavailable,
-    default_cache_root,
-    load_mnist,
-    locate_mnist,
-    verify_raw_files,
-)
-from ._progress import progress_bar
-from ._predictions import initial_growth_spectrum, local_contraction_rate, local_hessian_eigenvalues
-from ._provenance import bits_fingerprint, machine
-from ._seeds import CALIBRATION_SEEDS, HELD_OUT_START, seed_set, seeded_generator
-from ._descent import (
-    AlphaSweepResult,
-    SensingDivergenceError,
-    SensingTrace,
-    alpha_sweep,
-    escape_step,
-    gradient_descent,
-    step_size,
-)
-from ._sensing import (
-    BACKEND_ENV,
-    PackedSensingOperator,
-    SensingProblem,
-    make_sensing_problem,
-    resolve_backend,
-    sensing_problem_from_tensors,
-)
+The subpackages own one subject each: `core.mlp` (Problem 1: MNIST and the MLP), `core.sensing` (Problem 2:
+matrix sensing and its solvers), `core.experiments` (configs, `run`, the catalogue, the result cache). The names
+below are the public API a user of the harness needs; each subpackage re-exports the rest of its own.
+"""
 
-__all__ = [
-    "CacheInfo",
-    "ResultCache",
-    "source_fingerprint",
-    "PAPER_ALPHAS",
-    "PAPER_SWEEPS",
-    "THRESHOLD_M_PER_DR",
-    "cached_run",
-    "compute_concurrently",
-    "estimated_seconds",
-    "experiment_spec",
-    "experiment_threads",
-    "progress_bar",
-    "BACKEND_ENV",
-    "resolve_backend",
-    "DepthProbeConfig",
-    "DepthProbeResult",
-    "RecoveryConfig",
-    "RecoveryResult",
-    "SensingConfig",
-    "SensingResult",
-    "claim_experiments",
-    "g5_seed",
-    "ProjectedDescentTrace",
-    "project_psd",
-    "psd_projected_descent",
-    "resolve_device",
-    "run",
-    "EPS64",
-    "FLOOR_MARGIN",
-    "distance_floor",
-    "loss_floor",
-    "loss_ratio_floor",
-    "SensingThresholds",
-    "sensing_thresholds",
-    "initial_growth_spectrum",
-    "local_contraction_rate",
-    "local_hessian_eigenvalues",
-    "seeded_generator",
-    "CALIBRATION_SEEDS",
-    "HELD_OUT_START",
-    "seed_set",
-    "bits_fingerprint",
-    "machine",
-    "INITS",
-    "MLPConfig",
-    "LayerBalance",
-    "MLPDivergenceError",
-    "MLPHistory",
-    "build_mlp",
-    "initial_gradient_norms",
-    "layer_gradient_norms",
-    "parameter_count",
-    "sgd_step",
-    "train_mlp",
-    "MNIST",
-    "RAW_FILES",
-    "MNISTChecksumError",
-    "MNISTUnavailable",
-    "default_cache_root",
-    "load_mnist",
-    "locate_mnist",
-    "verify_raw_files",
-    "NuclearNormSolution",
-    "min_nuclear_norm_interpolant",
-    "AlphaSweepResult",
-    "PackedSensingOperator",
-    "SensingDivergenceError",
-    "SensingProblem",
-    "SensingTrace",
-    "alpha_sweep",
-    "escape_step",
-    "gradient_descent",
-    "make_sensing_problem",
-    "sensing_problem_from_tensors",
-    "step_size",
-]
+from ._util import CALIBRATION_SEEDS as CALIBRATION_SEEDS
+from ._util import HELD_OUT_START as HELD_OUT_START
+from ._util import seed_set as seed_set
+from .experiments import DepthProbeConfig as DepthProbeConfig
+from .experiments import DepthProbeResult as DepthProbeResult
+from .experiments import Experiment as Experiment
+from .experiments import RecoveryConfig as RecoveryConfig
+from .experiments import RecoveryResult as RecoveryResult
+from .experiments import ResultCache as ResultCache
+from .experiments import SensingConfig as SensingConfig
+from .experiments import SensingResult as SensingResult
+from .experiments import cached_run as cached_run
+from .experiments import claim_experiments as claim_experiments
+from .experiments import g5_seed as g5_seed
+from .experiments import machine as machine
+from .experiments import resolve_device as resolve_device
+from .experiments import run as run
+from .mlp import MLPConfig as MLPConfig
+from .mlp import MLPDivergenceError as MLPDivergenceError
+from .mlp import MLPHistory as MLPHistory
+from .mlp import MNISTUnavailable as MNISTUnavailable
+from .mlp import load_mnist as load_mnist
+from .mlp import train_mlp as train_mlp
+from .sensing import SensingDivergenceError as SensingDivergenceError
+from .sensing import alpha_sweep as alpha_sweep
+from .sensing import escape_step as escape_step
+from .sensing import gradient_descent as gradient_descent
+from .sensing import make_sensing_problem as make_sensing_problem
+from .sensing import min_nuclear_norm_interpolant as min_nuclear_norm_interpolant
+from .sensing import psd_projected_descent as psd_projected_descent
+from .sensing import sensing_thresholds as sensing_thresholds

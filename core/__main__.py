@@ -17,20 +17,18 @@ EXIT_FAILED = 1  # usage errors exit 2 through argparse
 EXIT_INTERRUPTED = 130  # the shell's code for a run stopped by Ctrl-C
 
 
-def _ints(text: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    return values
+def _comma_separated(convert, what: str):
+    """An argparse type: comma-separated values, each through `convert`; a bad one names `what` was expected."""
+    def parse(text: str) -> tuple:
+        try:
+            return tuple(convert(v) for v in text.split(","))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected comma-separated {what}, got {text!r}") from None
+    return parse
 
 
-def _floats(text: str) -> tuple[float, ...]:
-    try:
-        values = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
-    return values
+_ints = _comma_separated(int, "integers")
+_floats = _comma_separated(float, "numbers")
 
 
 def _output_dir(path: str) -> Path:
@@ -61,7 +59,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
     parser.add_argument("--mnist-root", default=None, metavar="DIR",
                         help="torchvision-style root holding MNIST/raw/ (overrides $MNIST_ROOT)")
-    parser.add_argument("--no-cache", action="store_true",
+    parser.add_argument("--no-result-cache", "--no-cache", dest="no_result_cache", action="store_true",
                         help="compute afresh and do not store results (default: the cache shared with pytest claims)")
 
 
@@ -98,8 +96,8 @@ _SENSING_FIELDS = ("d", "r", "m", "steps", "eta", "alphas")
 
 def _config(args):
     """The config the arguments ask for; ValueError (with the offending value) for a bad one."""
-    from . import _experiments
-    from ._mlp import MLPConfig
+    from .experiments import SensingConfig, claim_experiments
+    from .mlp import MLPConfig
 
     given = lambda names: {n: getattr(args, n) for n in names if getattr(args, n) is not None}  # noqa: E731
     seed = {} if args.seed is None else {"seed": args.seed}
@@ -111,8 +109,8 @@ def _config(args):
         options = given(_SENSING_FIELDS)
         if "m" not in options:  # the handout's budget, m = 10 d r, for whatever d and r were chosen
             options["m"] = 10 * options.get("d", 100) * options.get("r", 5)
-        return "sensing", _experiments.SensingConfig(**options, **seed)
-    named = _experiments.claim_experiments(args.seed or 0)
+        return "sensing", SensingConfig(**options, **seed)
+    named = claim_experiments(args.seed or 0)
     if args.experiment not in named:
         raise ValueError(f"unknown experiment {args.experiment!r}; choose mlp, sensing or one of: {', '.join(named)}")
     _reject(args, _MLP_FIELDS + _SENSING_FIELDS, args.experiment)
@@ -125,28 +123,6 @@ def _reject(args, fields, experiment) -> None:
         raise ValueError(f"{', '.join(extra)} do not apply to {experiment}")
 
 
-def _summary(result) -> list[str]:
-    from ._experiments import SensingResult
-
-    if isinstance(result, SensingResult):
-        sweep, config = result.sweep, result.config
-        lines = [f"sensing d={config.d} r={config.r} m={config.m} ({config.m_per_dr:g}dr), T={config.steps}, "
-                 f"seed {config.seed}"]
-        for alpha in sweep.alphas:
-            trace = sweep.alpha_trace(alpha)
-            lines.append(f"  alpha={alpha:<8g} rel. distance {trace.rel_distance[-1]:.3e}  loss {trace.loss[-1]:.3e}")
-        exact = sweep.exact_trace
-        lines.append(f"  exact R=r      rel. distance {exact.rel_distance[-1]:.3e}  loss {exact.loss[-1]:.3e}")
-        return lines
-    if hasattr(result, "grad_norms"):
-        config = result.config
-        norms = ", ".join(f"{v:.3g}" for v in result.grad_norms[-1].tolist())
-        return [f"mlp {config.hidden_sizes} init={config.init} seed {config.seed}, {config.epochs} epochs",
-                f"  test accuracy {result.test_accuracy[-1]:.4f}, train NLL {result.train_nll[-1]:.4f}",
-                f"  last-epoch gradient norms per layer: {norms}"]
-    return [f"{type(result).__name__}: " + ", ".join(f"depth {d}: {n.mean():.3g}" for d, n in result.norms.items())]
-
-
 def _save(name: str, result, out: Path) -> list[Path]:
     """The result's arrays as NPZ, its config and summary as JSON, and its figures as PNG."""
     import dataclasses
@@ -156,8 +132,8 @@ def _save(name: str, result, out: Path) -> list[Path]:
     import matplotlib.style
     import numpy as np
 
-    from .figures import RENDER_STYLE, result_figures, save_png
-    from ._files import atomic_writer
+    from ._util import atomic_writer
+    from .figures import RENDER_STYLE, save_png
 
     arrays = {}
 
@@ -179,12 +155,12 @@ def _save(name: str, result, out: Path) -> list[Path]:
         handle.write(buffer.getvalue())
     written.append(out / f"{name}.npz")
     record = {"experiment": name, "config": _plain(dataclasses.asdict(result.config)),
-              "summary": _summary(result)}
+              "summary": result.config.summary(result)}
     with atomic_writer(out / f"{name}.json", "w") as handle:
         handle.write(json.dumps(record, indent=2) + "\n")
     written.append(out / f"{name}.json")
     with matplotlib.style.context(RENDER_STYLE, after_reset=True):
-        for stem, figure in result_figures(result).items():
+        for stem, figure in result.config.figures(result).items():
             written.append(save_png(figure, out / f"{stem}.png"))
     return written
 
@@ -198,14 +174,11 @@ def _plain(value):
 
 
 def _cached(args, config, device, label: str):
-    """The result of `config`, from the result cache unless --no-cache; says which on stderr."""
-    from ._cache import ResultCache
-    from ._experiments import cached_run
-    from ._progress import progress_bar
+    """The result of `config`, from the result cache unless --no-result-cache; says which on stderr."""
+    from .experiments import ResultCache, cached_run, progress_bar
 
-    unit = "epoch" if hasattr(config, "epochs") else "step"
-    result, info = cached_run(config, device, ResultCache(enabled=not args.no_cache), mnist_root=args.mnist_root,
-                              progress=progress_bar(label, unit))
+    result, info = cached_run(config, device, ResultCache(enabled=not args.no_result_cache), mnist_root=args.mnist_root,
+                              progress=progress_bar(label, config.progress_unit))
     origin = "loaded from the cache" if info.loaded else "computed"
     print(f"{label}: {origin} ({info.compute_seconds:.1f} s to compute)", file=sys.stderr)
     return result
@@ -214,14 +187,14 @@ def _cached(args, config, device, label: str):
 def _run(args, out, device) -> list[Path]:
     name, config = _config(args)
     result = _cached(args, config, device, name)
-    print("\n".join(_summary(result)))
+    print("\n".join(config.summary(result)))
     return _save(name, result, out)
 
 
 def _figures(args, out, device) -> list[Path]:
     import matplotlib.style
 
-    from ._experiments import claim_experiments
+    from .experiments import claim_experiments
     from .figures import RENDER_STYLE, all_figures, save_png
 
     configs = claim_experiments(args.seed)
@@ -246,13 +219,13 @@ def _main(argv) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "list":
-        from ._experiments import claim_experiments
+        from .experiments import claim_experiments
 
         for name, config in claim_experiments(0).items():
             print(f"{name:24s} {config}")
         return 0
     try:
-        from ._experiments import resolve_device
+        from .experiments import resolve_device
 
         out, device = _output_dir(args.out), resolve_device(args.device)
         _mnist_root(args.mnist_root)
@@ -260,9 +233,8 @@ def _main(argv) -> int:
             _config(args)  # reject a bad config before any work starts
     except ValueError as err:
         parser.error(str(err))  # exits with status 2
-    from ._mlp import MLPDivergenceError
-    from ._mnist import MNISTUnavailable
-    from ._descent import SensingDivergenceError
+    from .mlp import MLPDivergenceError, MNISTUnavailable
+    from .sensing import SensingDivergenceError
 
     try:
         written = (_run if args.command == "run" else _figures)(args, out, device)

@@ -12,12 +12,12 @@ import matplotlib.testing
 import numpy as np
 from matplotlib.figure import Figure
 
-from ._files import atomic_writer
-from ._floors import FLOOR_MARGIN, distance_floor
-from ._mlp import MLPHistory
+from ._util import atomic_writer
+from .sensing import FLOOR_MARGIN, distance_floor
 
 if TYPE_CHECKING:
-    from ._experiments import SensingResult
+    from .experiments import SensingResult
+    from .mlp import MLPHistory
 
 #: mpl20 defaults plus the few settings the figures rely on; the CLI and the image tests both draw under it
 STYLE = ["default", {"axes.grid": True, "grid.alpha": 0.35, "legend.fontsize": "small", "axes.titlesize": "medium"}]
@@ -123,7 +123,7 @@ def _m_label(result: SensingResult) -> str:
 def exact_distance_figure(result: SensingResult) -> Figure:
     """F3: distance to X* against step for the exactly parameterized run (R = r), clipped at the float64 floor.
 
-    Under the floor (core.distance_floor) the distance is rounding noise whose level moves with the CPU's
+    Under the floor (core.sensing.distance_floor) the distance is rounding noise whose level moves with the CPU's
     kernels; the curve is drawn clipped there, on a labelled line, so that no pixel depends on that noise.
     """
     sweep = result.sweep
@@ -187,17 +187,6 @@ def all_figures(history: MLPHistory, sensing: list[SensingResult]) -> dict[str, 
         "F4_distance_by_alpha": alpha_distance_figure(sensing),
         "F5_singular_values": singular_value_figure(largest),
     }
-
-
-def result_figures(result) -> dict[str, Figure]:
-    """The figures one experiment's result can draw, keyed by file stem (the CLI's `run`)."""
-    if isinstance(result, MLPHistory):
-        return {"F1_nll": nll_figure(result), "F2_gradient_norms": gradient_norm_figure(result)}
-    if hasattr(result, "sweep"):
-        return {"F3_exact_distance": exact_distance_figure(result),
-                "F4_distance_by_alpha": alpha_distance_figure([result]),
-                "F5_singular_values": singular_value_figure(result)}
-    return {}
 
 
 def save_png(figure: Figure, path: str | os.PathLike) -> Path:
