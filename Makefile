@@ -5,6 +5,8 @@ TORCH ?= 2.14.1
 TORCHVISION ?= 0.29.1
 VENV := .venv
 INSTALLED := $(VENV)/.installed-torch-$(TORCH)
+# more extras beside `test`, e.g. EXTRAS=,study for the seed studies on Ray
+EXTRAS ?=
 
 .PHONY: claims test plugin-test bench bench-k4 bench-compare matrix clean-venv
 
@@ -13,7 +15,7 @@ $(INSTALLED): pyproject.toml pytest-claims/pyproject.toml
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(VENV)/bin/python -m pip install --quiet torch==$(TORCH) torchvision==$(TORCHVISION)
 	$(VENV)/bin/python -m pip install --quiet -e ./pytest-claims  # the plugin first: the project depends on it
-	$(VENV)/bin/python -m pip install --quiet -e '.[test]'
+	$(VENV)/bin/python -m pip install --quiet -e '.[test$(EXTRAS)]'
 	rm -f $(VENV)/.installed-torch-* && touch $@
 
 claims: $(INSTALLED)

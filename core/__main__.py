@@ -4,6 +4,7 @@
     python -m core run sensing --d 100 --r 5 --m 2500 --alphas 1e-4,1e-2 --steps 1000 --out DIR
     python -m core run sensing-5dr --out DIR          (a named experiment; `python -m core list` names them)
     python -m core figures --out DIR                  (F1-F5 from the claims' seed-N experiments)
+    python -m core study --seeds 1000-1099 --out DIR  (every claim on every seed: how often each holds)
 """
 
 from __future__ import annotations
@@ -87,6 +88,11 @@ def _parser() -> argparse.ArgumentParser:
     figures.add_argument("--seed", type=int, default=0, help="base seed, as in `pytest claims --seed` (default 0)")
     _common(figures)
     commands.add_parser("list", help="list the named experiments the claims use")
+    from pytest_claims._study import add_arguments
+
+    study = commands.add_parser("study", help="run the claims once per seed (Ray, or --local-processes N) and "
+                                              "write each claim's pass rate with its Wilson interval")
+    add_arguments(study)
     return parser
 
 
@@ -215,9 +221,36 @@ def main(argv=None) -> int:
         return EXIT_INTERRUPTED
 
 
+def _study(args, parser) -> int:
+    """`pytest claims -m claim --claim-seeds 1 --seed N` for every seed N, through pytest_claims' study engine.
+
+    Each seed's experiments go through the result cache: on this machine every run shares it; on Ray each task
+    computes into a private cache whose entries come back to this process, which stores them.
+    """
+    from pytest_claims._study import StudySpec, engine_of, parse_seeds, run_study, summary_lines
+
+    from .experiments._cache import RESULTS_ENV, default_results_root
+
+    try:
+        seeds, (engine, workers) = parse_seeds(args.seeds), engine_of(args)
+    except ValueError as err:
+        parser.error(str(err))
+    only = (f"--claims-only={args.claims}",) if args.claims else ()
+    # One thread per seed whatever the engine: seeds run side by side, and the thread count moves some values
+    # by rounding (an SDP's by one ulp), so every engine then gives the same bits.
+    spec = StudySpec(("claims", "-m", "claim", "--claim-seeds", "1", *only), str(Path(__file__).resolve().parents[1]),
+                     cache_env=RESULTS_ENV, env={"OMP_NUM_THREADS": "1"})
+    summary = run_study(spec, seeds, args.out, engine, workers, args.address, cache_root=default_results_root(),
+                        progress=lambda line: print(line, file=sys.stderr, flush=True))
+    print("\n".join(summary_lines(summary, args.out)))
+    return 0
+
+
 def _main(argv) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command == "study":
+        return _study(args, parser)
     if args.command == "list":
         from .experiments import claim_experiments
 

@@ -91,6 +91,8 @@ def pytest_addoption(parser):
     group.addoption("--claims-strict", action="store_true", default=None,
                     help="fail a claim whose checks pass outside their reference range (DRIFT) instead of "
                          "warning (ini: claims_strict)")
+    group.addoption("--claims-only", default=None, metavar="IDS",
+                    help="run only the claims with these comma-separated ids (e.g. G1,S3); other tests stay")
     parser.addini("claims_report", "write the claims report as JSON to this path", default=None)
     parser.addini("claims_html", "write the claims report as one HTML page to this path", default=None)
     parser.addini("claims_strict", "fail drifted claims instead of warning", type="bool", default=False)
@@ -134,6 +136,18 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "claim(id, source=None): an empirical claim and where it comes from, "
                                        "reported in the claims report")
     config.pluginmanager.register(ClaimsReport(config), "claims-report")
+
+
+def pytest_collection_modifyitems(config, items):
+    wanted = config.getoption("claims_only")
+    if not wanted:
+        return
+    ids = {i.strip() for i in wanted.split(",") if i.strip()}
+    keep = [item for item in items if _claim_marker(item) is None or _claim_marker(item).args[0] in ids]
+    deselected = [item for item in items if item not in keep]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = keep
 
 
 @pytest.fixture(scope="session")

@@ -2,13 +2,14 @@
 
     pytest-claims compare A.json B.json [--out table.md] [--exact]
     pytest-claims init NAME [--dir DIR]
+    pytest-claims study SUITE --seeds 0-99 --out DIR [--claims IDS] [--address ADDR | --local-processes N]
 """
 
 from __future__ import annotations
 
 import sys
 
-COMMANDS = ("compare", "init")
+COMMANDS = ("compare", "init", "study")
 
 
 def main(argv=None) -> int:
@@ -17,10 +18,12 @@ def main(argv=None) -> int:
         print(__doc__.strip(), file=sys.stderr)
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     if argv[0] == "compare":
-        from ._compare import main as compare
+        from ._compare import main as command
+    elif argv[0] == "init":
+        from ._template import main as command
     else:
-        from ._template import main as compare
-    return compare(argv[1:])
+        from ._study import main as command
+    return command(argv[1:])
 
 
 if __name__ == "__main__":

@@ -134,3 +134,45 @@ def render_html(report: dict, figures: list[dict]) -> str:
             "Each bar: the passing side of the threshold (green), the threshold (red), the reference range "
             "measured before (blue) and this run's value (dot).</p>"
             f"{_environment(report['environment'])}{body}</body></html>\n")
+
+
+def strip_plot(check: dict) -> str:
+    """An inline SVG of one check over a study's seeds: the passing side, the reference range, the threshold,
+    and one dot per seed (red where the seed failed it)."""
+    values = [v for v in check["values"].values() if _finite(v)]
+    reference = Reference(**check["reference"]) if isinstance(check.get("reference"), dict) else None
+    x = _axis([check["threshold"], *values, *((reference.low, reference.high) if reference else ())])
+    bar = margin_bar({"name": check["name"], "op": check["op"], "threshold": check["threshold"],
+                      "measured": None, "passed": True, "reference": check.get("reference")})
+    dots = "".join(f'<circle cx="{min(_BAR_WIDTH - 2, max(2, x(v))):.1f}" cy="11" r="2.5" fill-opacity="0.6" '
+                   f'fill="{_COLOURS["passed"] if _passes(v, check) else _COLOURS["failed"]}"/>' for v in values)
+    return bar.replace("</svg>", dots + "</svg>")
+
+
+def _passes(value: float, check: dict) -> bool:
+    from ._claim import OPS
+
+    return bool(OPS[check["op"]](value, check["threshold"]))
+
+
+def _percent(rate) -> str:
+    return "-" if rate is None else f"{rate:.0%}"
+
+
+def render_study(summary: dict) -> str:
+    """The seed study as one page: each claim's rate with its Wilson 95% interval, then every check's values."""
+    rows = "".join(
+        f"<tr><td class=\"claim-id\">{escape(cid)}</td><td>{c['held']}/{c['seeds']}</td><td>"
+        f"{_percent(c['rate'])}</td>"
+        f"<td>{c['wilson95'][0]:.0%} to {c['wilson95'][1]:.0%}</td><td>{c['skipped']}</td>"
+        f"<td>{escape(', '.join(map(str, c['not_held_on']))) or '-'}</td></tr>" for cid, c in summary["claims"].items())
+    checks = "".join(f"<tr><td><code>{escape(key)}</code></td><td>{escape(c['op'])} {escape(fmt(c['threshold']))}"
+                     f"</td><td>{strip_plot(c)}</td></tr>" for key, c in summary["checks"].items())
+    seeds = summary["seeds"]
+    span = f"{len(seeds)} seeds ({seeds[0]}-{seeds[-1]})" if seeds else "no seeds"
+    return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Seed study</title>"
+            f"<style>{_CSS}</style></head><body><h1>Seed study: {escape(span)}</h1>"
+            "<p>A claim holds on a seed when every instance of it passes there (a drift counts as holding).</p>"
+            "<table><tr><th>claim</th><th>held</th><th>rate</th><th>Wilson 95%</th><th>skipped</th>"
+            f"<th>did not hold on</th></tr>{rows}</table><h1>Checks</h1><p>One dot per seed on the check's bar "
+            f"(red: the seed failed it).</p><table>{checks}</table></body></html>\n")

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import platform
-import tempfile
 import textwrap
-from pathlib import Path
 
 import pytest
 
 from ._claim import Source, fmt, reference_text
+from ._files import write_atomically
 from ._html import render_html
 
 PROPERTY = "claim"  # key of the record in report.user_properties
@@ -76,27 +74,6 @@ def environment(config) -> dict:
     return env
 
 
-def _write_atomically(path: str, text: str) -> None:
-    """Replace `path` with `text` in one step, so a reader never sees half a report.
-
-    The plugin keeps its own (rather than a project's helper) so that it depends on pytest alone.
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "w") as out:
-            out.write(text)
-        # mkstemp creates the file 0600; give it the mode an ordinary open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 class ClaimsReport:
     """Collects claim records from test reports; prints the table and writes the JSON."""
 
@@ -151,7 +128,7 @@ class ClaimsReport:
             if not path:
                 continue
             try:
-                _write_atomically(path, text())
+                write_atomically(path, text())
                 self.written.append(f"{what} written to {path}")
             except OSError as err:
                 self.written.append(f"{what} NOT written to {path}: {err.strerror or err}")

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Callable, TypeVar
+
+from ._files import write_atomically
 
 T = TypeVar("T")
 
@@ -36,6 +36,7 @@ class ExperimentResults:
     The config should be a value whose repr names everything the result depends on (a frozen dataclass or a
     NamedTuple). A cache entry that cannot be read is computed again and replaced.
 
+    >>> import tempfile
     >>> results = ExperimentResults(Path(tempfile.mkdtemp()))
     >>> results(sum, (1, 2, 3)), results.computed
     (6, 1)
@@ -65,17 +66,10 @@ class ExperimentResults:
     def _store(self, key: str, value) -> None:
         if self.root is None:
             return
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f".{key}.", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                pickle.dump(value, out)
-            os.replace(tmp, self.root / f"{key}.pickle")  # a reader sees the old entry or the whole new one
-        except (OSError, pickle.PicklingError):  # an unpicklable result is simply not cached
+        try:  # a reader sees the old entry or the whole new one
+            write_atomically(self.root / f"{key}.pickle", pickle.dumps(value))
+        except (OSError, pickle.PicklingError, AttributeError, TypeError):  # an unpicklable result is not cached
             pass
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
 
 
 _MISSING = object()

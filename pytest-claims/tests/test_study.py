@@ -1,0 +1,89 @@
+"""Seed studies (`pytest-claims study`): every seed's suite run once, resumed from its reports, and summarized."""
+
+import json
+import sys
+
+import pytest
+
+from pytest_claims import _study
+from pytest_claims.__main__ import main
+
+CONFTEST = '''
+import pytest
+
+def pytest_addoption(parser):
+    parser.addoption("--seed", type=int, default=0)
+
+@pytest.fixture
+def seed(request):
+    return request.config.getoption("seed")
+'''
+
+SUITE = '''
+import pytest
+
+@pytest.mark.claim("Q1")
+def test_quarter(claim, seed):
+    """Seeds that are 3 mod 4 break it."""
+    claim.check("x", (seed % 4) / 10, "<=", 0.25)
+
+@pytest.mark.claim("Q2")
+@pytest.mark.parametrize("k", [1, 2])
+def test_always(claim, seed, k):
+    """Always holds."""
+    claim.check("y", k + seed, ">=", 1)
+'''
+
+
+@pytest.fixture
+def suite(tmp_path):
+    (tmp_path / "conftest.py").write_text(CONFTEST)
+    (tmp_path / "test_suite.py").write_text(SUITE)
+    return _study.StudySpec(("test_suite.py",), str(tmp_path))
+
+
+def test_the_study_counts_on_how_many_seeds_each_claim_held(suite, tmp_path):
+    summary = _study.run_study(suite, [0, 1, 2, 3], tmp_path / "out", progress=lambda line: None)
+    assert summary["seeds"] == [0, 1, 2, 3]
+    assert (summary["claims"]["Q1"]["held"], summary["claims"]["Q1"]["not_held_on"]) == (3, [3])
+    assert summary["claims"]["Q2"]["held"] == 4 and summary["claims"]["Q2"]["rate"] == 1.0
+    values = summary["checks"]["Q1 test_quarter x"]["values"]
+    assert values == {"0": 0.0, "1": 0.1, "2": 0.2, "3": 0.3}
+    assert json.loads((tmp_path / "out" / "study.json").read_text()) == json.loads(json.dumps(summary))
+    html = (tmp_path / "out" / "study.html").read_text()
+    assert "3/4" in html and html.count("<circle") == 4 * 3  # one dot per seed and check
+
+
+def test_processes_give_the_serial_study(suite, tmp_path):
+    serial = _study.run_study(suite, [0, 1, 2, 3], tmp_path / "a", progress=lambda line: None)
+    parallel = _study.run_study(suite, [0, 1, 2, 3], tmp_path / "b", "processes", 2, progress=lambda line: None)
+    assert parallel == serial
+
+
+def test_a_resumed_study_runs_only_the_seeds_it_lacks(suite, tmp_path):
+    lines = []
+    _study.run_study(suite, [0, 1], tmp_path / "out", progress=lines.append)
+    (tmp_path / "out" / "seeds" / ".2.json.part").write_text("{")  # a seed killed while its report was written
+    lines.clear()
+    summary = _study.run_study(suite, [0, 1, 2, 3], tmp_path / "out", progress=lines.append)
+    assert lines[0].endswith("4 seeds, 2 already done, 2 to run (serial)")
+    assert sorted(line.split()[1] for line in lines[1:]) == ["2", "3"] and summary["seeds"] == [0, 1, 2, 3]
+
+
+def test_wilson_interval_matches_its_textbook_values():
+    assert _study.wilson_interval(0, 0) == (0.0, 1.0)
+    low, high = _study.wilson_interval(95, 100)
+    assert (round(low, 4), round(high, 4)) == (0.8882, 0.9785)
+
+
+def test_without_ray_the_command_says_how_to_install_it(monkeypatch, capsys, tmp_path):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError
+    with pytest.raises(SystemExit) as exit_:
+        main(["study", "tests", "--seeds", "0-1", "--out", str(tmp_path)])
+    assert exit_.value.code == 2 and "pip install" in capsys.readouterr().err
+
+
+def test_bad_seeds_name_the_option():
+    with pytest.raises(ValueError, match="--seeds 'a-b'"):
+        _study.parse_seeds("a-b")
+    assert _study.parse_seeds("3,1-2,3") == [1, 2, 3]
