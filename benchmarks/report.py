@@ -55,6 +55,8 @@ def rows(data: dict) -> list[dict]:
             notes.append(f"{info['fp64_floor_ratio']:.2f}x one fp64 read")
         if speedup is not None:
             notes.append(f"notebook {_seconds(info.get('notebook_s'))}, {speedup:.1f}x faster (target >= 10x)")
+        if "anchor" in info:
+            notes.append(f"anchor: {info['anchor']}")
         if "stats" not in bench:
             notes.append("not timed here")
         if "parts" in info:

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from core.mlp import MLPConfig, build_mlp, load_mnist, locate_mnist, sgd_step, train_mlp
+from core.mlp import MLPConfig, build_mlp, load_mnist, locate_mnist, sgd_step, train_mlp, train_mlp_batch
 
 from .conftest import DEVICES, median_seconds, record, synchronize
 
@@ -85,3 +85,19 @@ def test_k3_epoch_with_norms(benchmark, mnist, device):
     notebook_s = median_seconds(lambda: notebook_epoch(train, device), device, NOTEBOOK_ROUNDS)
     record(benchmark, "K3", _bytes(mnist), floor_s, notebook_s=notebook_s,
            speedup_vs_notebook=notebook_s / benchmark.stats.stats.median, speedup_target=10.0)
+
+
+#: seeds trained as one stack in K5
+STACKED_SEEDS = 4
+
+
+def test_k5_seeds_stacked(benchmark, mnist, device):
+    """K5: STACKED_SEEDS seeds trained for one epoch as one stacked model (train_mlp_batch) against the same
+    seeds trained one after another (train_mlp), on the same threads, both timed in this test. A ratio below 1
+    means stacking pays; on a CPU it decides whether a study should stack seeds (docs/study.md)."""
+    configs = [MLPConfig(epochs=1, seed=s) for s in range(STACKED_SEEDS)]
+    one_by_one_s = median_seconds(lambda: [train_mlp(c, mnist, device) for c in configs], device, 2)
+    benchmark.pedantic(lambda: (train_mlp_batch(configs, mnist, device), synchronize(device)), rounds=2,
+                       warmup_rounds=1)
+    record(benchmark, "K5", STACKED_SEEDS * _bytes(mnist), one_by_one_s, has_target=False,
+           anchor="the same seeds one after another (train_mlp)")

@@ -120,14 +120,21 @@ def _label_the_seed_set(request, seed):
     request.getfixturevalue("claim").param(seed_set=seed_set(seeds))
 
 
-@pytest.fixture(scope="session")
-def results(request, pytestconfig, device, seed) -> ExperimentResults:
-    configs = claim_experiments(seed, pytestconfig.getoption("claim_seeds"))
-    cache = ResultCache(enabled=not pytestconfig.getoption("no_result_cache"))
-    if pytestconfig.getoption("clear_results"):
+def session_cache(config, root=None) -> ResultCache:
+    """The run's result cache: --no-result-cache bypasses it and --clear-results empties it first. pytest's own
+    --cache-clear is not about it: that flag empties .pytest_cache, and the results stay."""
+    cache = ResultCache(root, enabled=not config.getoption("no_result_cache"))
+    if config.getoption("clear_results"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             cache.clear()
+    return cache
+
+
+@pytest.fixture(scope="session")
+def results(request, pytestconfig, device, seed) -> ExperimentResults:
+    configs = claim_experiments(seed, pytestconfig.getoption("claim_seeds"))
+    cache = session_cache(pytestconfig)
     capture = pytestconfig.pluginmanager.getplugin("capturemanager")
     # The bar is drawn past pytest's output capture, so a long experiment shows a live line.
     suspend = capture.global_and_fixture_disabled if capture is not None else contextlib.nullcontext

@@ -213,14 +213,14 @@ class RecoveryResult:
 class DepthProbeConfig:
     """Gradient norms at initialization of width-`width` MLPs, one per depth (claim G4)."""
 
+    needs_mnist: ClassVar[bool] = True
+    progress_unit: ClassVar[str] = "depth"
+
     init: str = "pytorch"
     depths: tuple[int, ...] = PROBE_DEPTHS
     width: int = 128
     seed: int = 0
     batches: int = 10
-
-    needs_mnist: ClassVar[bool] = True
-    progress_unit: ClassVar[str] = "depth"
 
     def __post_init__(self):
         object.__setattr__(self, "depths", sequence("depths", self.depths))

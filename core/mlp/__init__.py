@@ -1,5 +1,6 @@
 """Problem 1: MNIST (fetched, verified, cached), the bias-free ReLU MLP, its SGD training and the fused step."""
 
+from ._batched import train_mlp_batch as train_mlp_batch
 from ._mnist import MNIST as MNIST
 from ._mnist import RAW_FILES as RAW_FILES
 from ._mnist import MNISTChecksumError as MNISTChecksumError

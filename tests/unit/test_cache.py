@@ -199,3 +199,18 @@ def test_results_root_follows_its_environment_variable(monkeypatch, tmp_path):
     """CLAIMS_RESULT_CACHE moves the default cache, so a CI run can start from an empty one."""
     monkeypatch.setenv(RESULTS_ENV, str(tmp_path / "ci"))
     assert ResultCache().root == tmp_path / "ci"
+
+
+@pytest.mark.parametrize("options, kept", [({"cacheclear": True}, True), ({"clear_results": True}, False),
+                                           ({}, True)], ids=["cache-clear", "clear-results", "neither"])
+def test_only_clear_results_empties_the_result_cache(tmp_path, options, kept):
+    """pytest's --cache-clear keeps its meaning (.pytest_cache only); --clear-results empties the result cache."""
+    from types import SimpleNamespace
+
+    from claims.conftest import session_cache
+
+    cache = ResultCache(tmp_path)
+    cache.get_or_compute({"experiment": "x"}, lambda: 1.0)
+    values = {"no_result_cache": False, "clear_results": False, "cacheclear": False, **options}
+    session_cache(SimpleNamespace(getoption=values.__getitem__), tmp_path)
+    assert bool(list(tmp_path.glob("*.pt"))) == kept
