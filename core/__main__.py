@@ -229,7 +229,7 @@ def _study(args, parser) -> int:
     """
     from pytest_claims._study import StudySpec, engine_of, parse_seeds, run_study, summary_lines
 
-    from .experiments._cache import RESULTS_ENV, default_results_root
+    from .experiments import RESULTS_ENV, default_results_root
 
     try:
         seeds, (engine, workers) = parse_seeds(args.seeds), engine_of(args)

@@ -6,6 +6,7 @@ from ._cache import RESULTS_ENV as RESULTS_ENV
 from ._cache import CacheInfo as CacheInfo
 from ._cache import CacheWarning as CacheWarning
 from ._cache import ResultCache as ResultCache
+from ._cache import default_results_root as default_results_root
 from ._cache import source_fingerprint as source_fingerprint
 from ._catalogue import NUCLEAR_COMPARISON as NUCLEAR_COMPARISON
 from ._catalogue import PAPER_SWEEPS as PAPER_SWEEPS

@@ -16,19 +16,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from .._util import seeded_generator
+from . import _model
 from ._mnist import MNIST
-from ._model import (
-    CHECK_EVERY,
-    FIRST_BATCHES,
-    LayerBalance,
-    MLPConfig,
-    MLPDivergenceError,
-    MLPHistory,
-    build_mlp,
-    run_label,
-    validate_data,
-)
-from ._train import _batch_order, initial_gradient_norms
+from ._model import LayerBalance, MLPConfig, MLPDivergenceError, MLPHistory, build_mlp
+from ._train import batch_order, initial_gradient_norms
 
 
 def _forward(weights: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
@@ -55,7 +46,7 @@ def train_mlp_batch(configs: list[MLPConfig], data: MNIST, device: str | torch.d
     if any(replace(c, seed=0) != replace(configs[0], seed=0) for c in configs):
         raise ValueError("configs must differ in their seed only, to be trained as one stack")
     config, device, seeds = configs[0], torch.device(device), len(configs)
-    validate_data(data, config)
+    _model.validate_data(data, config)
     models = [build_mlp(c.hidden_sizes, c.init, c.seed).to(device) for c in configs]
     init_norms = [initial_gradient_norms(m, data, c) for m, c in zip(models, configs)]
     weights = [torch.stack([m[2 * k].weight.detach() for m in models]).requires_grad_()
@@ -69,7 +60,7 @@ def train_mlp_batch(configs: list[MLPConfig], data: MNIST, device: str | torch.d
     train_nll, test_nll, test_acc = (torch.zeros(epochs, seeds, dtype=torch.float64) for _ in range(3))
     weight_sq[0] = _squared_norms(weights)
     for epoch in range(epochs):
-        orders = [_batch_order(len(x), config.batch_size, rng, device) for rng in rngs]
+        orders = [batch_order(len(x), config.batch_size, rng, device) for rng in rngs]
         record = torch.zeros(len(orders[0]), seeds, 3 * layers + 1, dtype=torch.float64, device=device)
         for b, idx in enumerate(zip(*orders)):
             idx = torch.stack(idx)  # (S, B): each seed's own batch
@@ -83,11 +74,11 @@ def train_mlp_batch(configs: list[MLPConfig], data: MNIST, device: str | torch.d
                 for w in weights:
                     w.add_(w.grad, alpha=-config.lr)
                     w.grad = None
-            if (b + 1) % CHECK_EVERY == 0 or b + 1 == len(orders[0]):
+            if (b + 1) % _model.CHECK_EVERY == 0 or b + 1 == len(orders[0]):
                 _raise_if_diverged(record[:b + 1, :, -1], configs, epoch)
         norms, products, weight_norms = record[..., :-1].split(layers, dim=2)
         if epoch == 0:
-            first_batches = torch.cat([norms, record[..., -1:]], dim=2)[:FIRST_BATCHES].cpu()
+            first_batches = torch.cat([norms, record[..., -1:]], dim=2)[:_model.FIRST_BATCHES].cpu()
         grad_norms[epoch] = norms.mean(dim=0).cpu()
         grad_sq_sums[epoch] = norms.square().sum(dim=0).cpu()
         lower_bound[epoch] = (products.mean(dim=2, keepdim=True).abs() / weight_norms).mean(dim=0).cpu()
@@ -122,4 +113,4 @@ def _raise_if_diverged(losses: torch.Tensor, configs, epoch: int) -> None:
     bad = ~torch.isfinite(losses)
     if bad.any():
         batch, seed = (int(i) for i in bad.nonzero()[0])
-        raise MLPDivergenceError(run_label(configs[seed]), epoch + 1, batch + 1, float(losses[batch, seed]))
+        raise MLPDivergenceError(_model.run_label(configs[seed]), epoch + 1, batch + 1, float(losses[batch, seed]))

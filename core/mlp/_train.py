@@ -37,7 +37,7 @@ def _evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> t
     return nll, accuracy
 
 
-def _batch_order(n: int, batch_size: int, generator: torch.Generator, device) -> list[torch.Tensor]:
+def batch_order(n: int, batch_size: int, generator: torch.Generator, device) -> list[torch.Tensor]:
     return torch.randperm(n, generator=generator).to(device).split(batch_size)
 
 
@@ -46,7 +46,7 @@ def initial_gradient_norms(model: nn.Module, data: MNIST, config: MLPConfig) -> 
     # A stream of its own, so measuring leaves the training order unchanged.
     rng = seeded_generator(config.seed, "mlp-probe-batches")
     device = data.train_images.device
-    batches = _batch_order(len(data.train_images), config.batch_size, rng, device)[: config.init_batches]
+    batches = batch_order(len(data.train_images), config.batch_size, rng, device)[: config.init_batches]
     total = 0
     for idx in batches:
         model.zero_grad(set_to_none=True)
@@ -95,7 +95,7 @@ def train_mlp(config: MLPConfig, data: MNIST, device: str | torch.device = "cpu"
     train_nll, test_nll, test_acc = (torch.zeros(epochs, device=device, dtype=torch.float64) for _ in range(3))
     weight_sq[0] = _squared_norms(weights)
     for epoch in range(epochs):
-        batches = _batch_order(len(x), config.batch_size, order_rng, device)
+        batches = batch_order(len(x), config.batch_size, order_rng, device)
         # One row per batch: gradient norms, <W_l, grad_l>, weight norms, loss; reduced once per epoch.
         record = torch.zeros(len(batches), 3 * layers + 1, device=device)
         checked = 0

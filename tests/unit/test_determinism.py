@@ -6,7 +6,7 @@ import torch
 from core import make_sensing_problem
 from core._util import seeded_generator
 from core.mlp import build_mlp
-from core.mlp._train import _batch_order
+from core.mlp._train import batch_order
 from tests._support.determinism import digests, run_small, set_threads, tensors
 
 #: every named stream the code draws from
@@ -55,16 +55,16 @@ def test_different_seeds_give_different_data():
     assert not torch.equal(a[0].weight, b[0].weight)
     p, q = make_sensing_problem(d=6, r=1, seed=0), make_sensing_problem(d=6, r=1, seed=1)
     assert not torch.equal(p.operator.packed, q.operator.packed) and not torch.equal(p.x_star, q.x_star)
-    first, second = (_batch_order(1000, 100, seeded_generator(s, "mlp-batch-order"), "cpu")[0] for s in (0, 1))
+    first, second = (batch_order(1000, 100, seeded_generator(s, "mlp-batch-order"), "cpu")[0] for s in (0, 1))
     assert not torch.equal(first, second)
 
 
 def test_probe_batches_of_seed_s_are_not_the_training_order_of_seed_s_plus_1():
     """The overlap a seed + offset scheme has: stream B of seed s replaying stream A of seed s + 1."""
     for seed in range(20):
-        probe = _batch_order(60_000, 128, seeded_generator(seed, "mlp-probe-batches"), "cpu")[0]
+        probe = batch_order(60_000, 128, seeded_generator(seed, "mlp-probe-batches"), "cpu")[0]
         for other in (seed - 1, seed, seed + 1):
-            order = _batch_order(60_000, 128, seeded_generator(other, "mlp-batch-order"), "cpu")[0]
+            order = batch_order(60_000, 128, seeded_generator(other, "mlp-batch-order"), "cpu")[0]
             assert not torch.equal(probe, order), (seed, other)
 
 
