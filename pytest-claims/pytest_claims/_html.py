@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from html import escape
 
-from ._claim import Reference, Source, fmt, reference_text
+from ._claim import OPS, Reference, Source, fmt, reference_text
 
 _COLOURS = {"passed": "#1a7f37", "drift": "#b35900", "failed": "#cf222e", "error": "#cf222e", "skipped": "#6e7781"}
 _CSS = """
@@ -150,8 +150,6 @@ def strip_plot(check: dict) -> str:
 
 
 def _passes(value: float, check: dict) -> bool:
-    from ._claim import OPS
-
     return bool(OPS[check["op"]](value, check["threshold"]))
 
 
