@@ -21,6 +21,7 @@ from claims._figure_policy import BASELINE_DEVICE, BASELINE_SEED
 from claims._plugin import setting
 from core import ResultCache, cached_run, claim_experiments, load_mnist, seed_set
 from core.experiments import compute_concurrently, progress_bar, source_fingerprint
+from pytest_claims import report_progress
 
 EXPERIMENT_PROPERTY = "experiment"
 
@@ -39,6 +40,20 @@ class ExperimentResults:
         self._mnist = None
         self._mnist_lock = threading.Lock()  # experiments computed side by side share one load
         self._fingerprint = source_fingerprint()
+        self._expected: frozenset[str] = frozenset()
+        self._counted: set[str] = set()
+        self._count_lock = threading.Lock()
+
+    def expect(self, names) -> None:
+        """The experiments this run will read: a seed study's progress counts them (report_progress)."""
+        self._expected = frozenset(names)
+        report_progress(len(self._counted & self._expected), len(self._expected), "experiment")
+
+    def _count(self, name: str) -> None:
+        with self._count_lock:
+            if name in self._expected and name not in self._counted:
+                self._counted.add(name)
+                report_progress(len(self._counted), len(self._expected), "experiment")
 
     def _data(self):
         with self._mnist_lock:
@@ -58,7 +73,9 @@ class ExperimentResults:
             result, info = cached_run(config, self.device, self.cache, self._fingerprint, data=data,
                                       progress=progress)
         except Exception as err:  # noqa: BLE001 - kept and re-raised by get() for every request
+            self._count(name)
             return False, err, {"name": name, "failed": f"{type(err).__name__}: {err}"}
+        self._count(name)
         provenance = {"name": name, "loaded": info.loaded, "compute_seconds": round(info.compute_seconds, 2)}
         if not info.loaded:  # say what computed it (Experiment.threads: 1 for the float32 MLPs)
             provenance["torch_threads"] = config.threads(self.device) or torch.get_num_threads()
@@ -143,6 +160,7 @@ def results(request, pytestconfig, device, seed) -> ExperimentResults:
     if getattr(pytestconfig, "workerinput", None) is None:
         workers = setting(pytestconfig, "experiment_workers") or torch.get_num_threads()
         names = set().union(*(experiments_needed(item, configs) for item in request.session.items))
+        results.expect(names)
         results.compute_ahead(names, workers)
     return results
 

@@ -9,6 +9,10 @@ Engines: `serial`, `processes` (N seeds at a time on this machine) and `ray` (a 
 stopped here, or the cluster at `address`). A Ray task runs in a scratch directory of its worker and returns
 its report and, if `cache_env` names one, the files of a private result cache, which the driver copies into its
 own: workers never write into a directory they may not have. A task whose worker dies is retried by Ray.
+
+Progress is counted in seeds and, where the suite reports them, in its units of work (say, experiments): a run
+appends `done total unit` lines to the file named by ``$PYTEST_CLAIMS_PROGRESS`` (`report_progress`), which its
+seed's runner reads while it waits and forwards to the driver (on Ray, through a small actor).
 """
 
 from __future__ import annotations
@@ -19,14 +23,21 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from ._files import write_atomically
 
 ENGINES = ("serial", "processes", "ray")
+#: the file a running suite appends its progress to (report_progress); set by the study for each seed's run
+PROGRESS_ENV = "PYTEST_CLAIMS_PROGRESS"
+#: seconds between looks at a running seed's progress, and at least between two progress lines of the driver
+POLL_SECONDS = 1.0
+PROGRESS_LINE_SECONDS = 30.0
 RAY_HINT = ("Ray is not installed: `pip install ray` (this project: `pip install '.[study]'`), "
             "or use --local-processes N")
 
@@ -42,27 +53,128 @@ class StudySpec:
     env: dict = field(default_factory=dict)
 
 
-def run_seed(spec: StudySpec, seed: int, cache_dir: str | None = None) -> dict:
-    """One seed: the suite's claims report, and (with a private cache) the files the run added to it."""
+def report_progress(done: int, total: int, unit: str = "unit") -> None:
+    """Tell a seed study running this suite how far the run is: `done` of `total` units of work.
+
+    A no-op outside a study. A suite calls it as its work proceeds, e.g. once per experiment computed:
+
+    >>> report_progress(3, 17, "experiment")  # doctest: +SKIP
+    """
+    path = os.environ.get(PROGRESS_ENV)
+    if path:
+        with open(path, "a") as out:  # one short line per call: a reader sees whole lines or none
+            out.write(f"{int(done)} {int(total)} {unit.split()[0] if unit.split() else 'unit'}\n")
+
+
+def _last_progress(path: str) -> tuple[int, int, str] | None:
+    """The last whole `done total unit` line of a progress file, or None."""
+    try:
+        with open(path) as handle:
+            lines = [line.split() for line in handle.read().splitlines()]
+    except FileNotFoundError:
+        return None
+    for fields_ in reversed(lines):
+        if len(fields_) == 3 and fields_[0].isdigit() and fields_[1].isdigit():
+            return int(fields_[0]), int(fields_[1]), fields_[2]
+    return None
+
+
+def run_seed(spec: StudySpec, seed: int, cache_dir: str | None = None,
+             on_progress: Callable[[int, int, int, str], None] | None = None) -> dict:
+    """One seed: the suite's claims report, and (with a private cache) the files the run added to it.
+    on_progress(seed, done, total, unit) is called whenever the run reports progress."""
     with tempfile.TemporaryDirectory(prefix=f"study-{seed}-") as scratch:
-        env = {**os.environ, **spec.env}
+        env = {**os.environ, **spec.env, PROGRESS_ENV: os.path.join(scratch, "progress")}
         private = cache_dir is None and spec.cache_env is not None
         if spec.cache_env is not None:
             env[spec.cache_env] = os.path.join(scratch, "cache") if private else cache_dir
-        report = os.path.join(scratch, "report.json")
+        report, output = os.path.join(scratch, "report.json"), os.path.join(scratch, "output.txt")
         command = [sys.executable, "-m", "pytest", *spec.pytest_args, "-p", "no:cacheprovider", "-q",
                    "--seed", str(seed), f"--claims-report={report}"]
-        done = subprocess.run(command, cwd=spec.cwd, env=env, capture_output=True, text=True)
+        with open(output, "w") as sink:
+            process = subprocess.Popen(command, cwd=spec.cwd, env=env, stdout=sink, stderr=subprocess.STDOUT,
+                                       text=True)
+            seen = None
+            while True:
+                try:
+                    returncode = process.wait(timeout=POLL_SECONDS)
+                except subprocess.TimeoutExpired:
+                    returncode = None
+                latest = _last_progress(env[PROGRESS_ENV]) if on_progress is not None else None
+                if latest is not None and latest != seen:
+                    seen = latest
+                    on_progress(seed, *latest)
+                if returncode is not None:
+                    break
         if not os.path.exists(report):
-            raise RuntimeError(f"seed {seed}: pytest wrote no claims report (exit {done.returncode}):\n"
-                               + (done.stdout + done.stderr)[-3000:])
+            with open(output) as handle:
+                raise RuntimeError(f"seed {seed}: pytest wrote no claims report (exit {returncode}):\n"
+                                   + handle.read()[-3000:])
         with open(report) as handle:
-            result = {"seed": seed, "exit": done.returncode, "report": json.load(handle), "cache": {}}
+            result = {"seed": seed, "exit": returncode, "report": json.load(handle), "cache": {}}
         if private and os.path.isdir(env[spec.cache_env]):
             root = Path(env[spec.cache_env])
             result["cache"] = {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()
                                and not p.name.endswith(".lock")}
         return result
+
+
+class StudyProgress:
+    """Progress over seeds x units: the units each running seed reported, and the seeds finished.
+
+    Seeds that have not reported a total yet are counted at the largest total seen, so the total is an
+    estimate (printed with "~") until every seed has started.
+    """
+
+    def __init__(self, seeds: list[int], emit: Callable[[str], None], start: float | None = None):
+        self.seeds, self.emit = list(seeds), emit
+        self.units: dict[int, tuple[int, int, str]] = {}
+        self.finished = 0
+        self._finished_seeds: set[int] = set()
+        self.start = time.perf_counter() if start is None else start
+        self._printed_at = self.start
+        self._lock = threading.Lock()
+
+    def update(self, seed: int, done: int, total: int, unit: str) -> None:
+        with self._lock:
+            if seed not in self._finished_seeds:  # a late report of a finished seed must not move it back
+                self.units[seed] = (done, total, unit)
+
+    def units_line(self) -> str | None:
+        """'40/~1700 experiments', or None while no seed has reported a total."""
+        with self._lock:
+            if not self.units:
+                return None
+            largest = max(total for _, total, _ in self.units.values())
+            done = sum(d for d, _, _ in self.units.values())
+            total = sum(t for _, t, _ in self.units.values()) + largest * (len(self.seeds) - len(self.units))
+            estimated = "~" if len(self.units) < len(self.seeds) else ""
+            unit = next(iter(self.units.values()))[2]
+        return f"{done}/{estimated}{total} {unit}s"
+
+    def seed_done(self, seed: int) -> None:
+        self.finished += 1
+        with self._lock:
+            self._finished_seeds.add(seed)
+            if seed in self.units:  # a seed's last report may come before its last unit is counted
+                total, unit = self.units[seed][1:]
+                self.units[seed] = (total, total, unit)
+        units = self.units_line()
+        self.emit(f"seed {seed} done ({self.finished}/{len(self.seeds)} seeds"
+                  + (f", {units}" if units else "") + f", {self._elapsed()})")
+        self._printed_at = time.perf_counter()
+
+    def tick(self) -> None:
+        """Print the units line if it moved and the last line is PROGRESS_LINE_SECONDS old."""
+        if time.perf_counter() - self._printed_at < PROGRESS_LINE_SECONDS:
+            return
+        units = self.units_line()
+        if units is not None:
+            self.emit(f"  {units} ({self.finished}/{len(self.seeds)} seeds done, {self._elapsed()})")
+        self._printed_at = time.perf_counter()
+
+    def _elapsed(self) -> str:
+        return f"{time.perf_counter() - self.start:.0f} s"
 
 
 def wilson_interval(passed: int, total: int, z: float = 1.959964) -> tuple[float, float]:
@@ -117,7 +229,8 @@ def _store(out: Path, seed: int, result: dict, cache_root: Path | None) -> None:
     write_atomically(out / "seeds" / f"{seed}.json", json.dumps(result["report"], indent=1) + "\n")
 
 
-def _ray_tasks(spec: StudySpec, seeds: list[int], address: str | None, workers: int | None):
+def _ray_tasks(spec: StudySpec, seeds: list[int], address: str | None, workers: int | None,
+               tracker: StudyProgress):
     try:
         import ray
     except ImportError:
@@ -127,15 +240,55 @@ def _ray_tasks(spec: StudySpec, seeds: list[int], address: str | None, workers: 
         ray.init(address=address, num_cpus=None if address else workers, include_dashboard=False,
                  log_to_driver=False, ignore_reinit_error=True)
     try:
-        task = ray.remote(num_cpus=1, max_retries=3, retry_exceptions=False)(run_seed)
-        pending = {task.remote(spec, seed): seed for seed in seeds}
+        units = ray.remote(num_cpus=0)(_Units).remote()
+        task = ray.remote(num_cpus=1, max_retries=3, retry_exceptions=False)(_run_seed_on_ray)
+        pending = {task.remote(spec, seed, units): seed for seed in seeds}
         while pending:
-            done, _ = ray.wait(list(pending), num_returns=1)
-            seed = pending.pop(done[0])
-            yield seed, ray.get(done[0])
+            done, _ = ray.wait(list(pending), num_returns=1, timeout=POLL_SECONDS)
+            for seed, (done_, total, unit) in ray.get(units.snapshot.remote()).items():
+                tracker.update(seed, done_, total, unit)
+            if done:
+                seed = pending.pop(done[0])
+                yield seed, ray.get(done[0])
+            else:
+                yield None
     finally:
         if started:
             ray.shutdown()
+
+
+class _Units:
+    """A Ray actor holding each running seed's last progress report, for the driver to read."""
+
+    def __init__(self):
+        self.units = {}
+
+    def update(self, seed, done, total, unit):
+        self.units[seed] = (done, total, unit)
+
+    def snapshot(self):
+        return self.units
+
+
+def _run_seed_on_ray(spec: StudySpec, seed: int, units) -> dict:
+    return run_seed(spec, seed, on_progress=lambda *report: units.update.remote(*report))
+
+
+def _local_tasks(spec: StudySpec, seeds: list[int], workers: int, cache_root: Path | None, tracker: StudyProgress):
+    """On this machine every run shares the driver's result cache directly."""
+    local = None if cache_root is None else str(cache_root)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(run_seed, spec, seed, local, tracker.update): seed for seed in seeds}
+        try:
+            while futures:
+                done, _ = wait(futures, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+                for future in sorted(done, key=futures.get):
+                    yield futures.pop(future), future.result()
+                if not done:
+                    yield None
+        finally:
+            for future in futures:
+                future.cancel()
 
 
 def run_study(spec: StudySpec, seeds: list[int], out: Path, engine: str = "serial", workers: int = 1,
@@ -146,23 +299,21 @@ def run_study(spec: StudySpec, seeds: list[int], out: Path, engine: str = "seria
             if (out / "seeds" / f"{s}.json").is_file()}
     todo = [s for s in seeds if s not in done]
     progress(f"study: {len(seeds)} seeds, {len(done)} already done, {len(todo)} to run ({engine})")
-    start = time.perf_counter()
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
-    pool = ThreadPoolExecutor(max_workers=1 if engine == "serial" else workers)
-    try:
-        if engine == "ray":
-            results = _ray_tasks(spec, todo, address, workers)
-        else:  # on this machine every run shares the driver's result cache directly
-            local = None if cache_root is None else str(cache_root)
-            futures = {pool.submit(run_seed, spec, seed, local): seed for seed in todo}
-            results = ((futures[f], f.result()) for f in as_completed(futures))
-        for count, (seed, result) in enumerate(results, 1):
-            _store(out, seed, result, cache_root)
-            done[seed] = result["report"]
-            progress(f"seed {seed} done ({count}/{len(todo)}, {time.perf_counter() - start:.0f} s)")
-    finally:
-        pool.shutdown(cancel_futures=True)
+    tracker = StudyProgress(todo, progress)
+    if engine == "ray":
+        events = _ray_tasks(spec, todo, address, workers, tracker)
+    else:
+        events = _local_tasks(spec, todo, 1 if engine == "serial" else workers, cache_root, tracker)
+    for event in events:
+        if event is None:
+            tracker.tick()
+            continue
+        seed, result = event
+        _store(out, seed, result, cache_root)
+        done[seed] = result["report"]
+        tracker.seed_done(seed)
     summary = summarize(done)
     from ._html import render_study
 

@@ -16,6 +16,10 @@ def pytest_addoption(parser):
 
 @pytest.fixture
 def seed(request):
+    from pytest_claims import report_progress
+
+    report_progress(0, 2, "experiment")  # a stand-in for the experiments a real suite computes
+    report_progress(2, 2, "experiment")
     return request.config.getoption("seed")
 '''
 
@@ -67,7 +71,38 @@ def test_a_resumed_study_runs_only_the_seeds_it_lacks(suite, tmp_path):
     lines.clear()
     summary = _study.run_study(suite, [0, 1, 2, 3], tmp_path / "out", progress=lines.append)
     assert lines[0].endswith("4 seeds, 2 already done, 2 to run (serial)")
-    assert sorted(line.split()[1] for line in lines[1:]) == ["2", "3"] and summary["seeds"] == [0, 1, 2, 3]
+    seed_lines = [line for line in lines[1:] if line.startswith("seed ")]
+    assert sorted(line.split()[1] for line in seed_lines) == ["2", "3"] and summary["seeds"] == [0, 1, 2, 3]
+
+
+def test_progress_counts_seeds_and_the_units_each_run_reports(suite, tmp_path, monkeypatch):
+    monkeypatch.setattr(_study, "PROGRESS_LINE_SECONDS", 0.0)
+    lines = []
+    _study.run_study(suite, [5, 6, 7], tmp_path / "out", progress=lines.append)
+    seed_lines = [line for line in lines if line.startswith("seed ")]
+    # Every seed reports 2 experiments, so each finished seed adds 2 to the count.
+    assert [line.split(" (")[1].split(", ")[:2] for line in seed_lines] == [
+        ["1/3 seeds", "2/~6 experiments"], ["2/3 seeds", "4/~6 experiments"], ["3/3 seeds", "6/6 experiments"]]
+
+
+def test_a_late_report_does_not_move_a_finished_seed_back():
+    lines = []
+    tracker = _study.StudyProgress([1, 2], lines.append)
+    tracker.update(1, 3, 4, "experiment")
+    tracker.seed_done(1)
+    tracker.update(1, 2, 4, "experiment")  # from a retried or slow reporter
+    tracker.update(2, 1, 5, "experiment")
+    assert tracker.units_line() == "5/9 experiments" and "4/~8 experiments" in lines[0]
+
+
+def test_report_progress_is_a_no_op_outside_a_study(monkeypatch, tmp_path):
+    monkeypatch.delenv(_study.PROGRESS_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    _study.report_progress(1, 2)
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setenv(_study.PROGRESS_ENV, str(tmp_path / "progress"))
+    _study.report_progress(1, 2, "experiment")
+    assert _study._last_progress(str(tmp_path / "progress")) == (1, 2, "experiment")
 
 
 def test_wilson_interval_matches_its_textbook_values():
