@@ -3,7 +3,7 @@
 #   1. `pytest claims --device cuda` on a fresh result cache: every finding must hold on the GPU;
 #   2. the numeric baselines on CUDA: compared against *_cuda.csv where such files exist, else each skips
 #      and says so (a CPU baseline is never compared with a widened tolerance);
-#   3. the CUDA rows of the benchmarks (K1-K3).
+#   3. the CUDA rows of the benchmarks (K1-K3, and K5 and K6: seeds batched against one at a time).
 # Each step has its own time limit, so one that hangs cannot take the others with it; the outputs (logs,
 # claims report, benchmark JSON) land in $OUT, or gpu-check/ when OUT is unset.
 #

@@ -1,4 +1,5 @@
-"""K1 and K2: GD steps of the matrix-sensing loss at d = 100, m = 5000, against the operator-read floor."""
+"""K1 and K2: GD steps of the matrix-sensing loss at d = 100, m = 5000, against the operator-read floor; K6: problems
+of one shape batched, against one after another."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import torch
 
 from core import alpha_sweep, gradient_descent, make_sensing_problem
 from core.experiments import PAPER_ALPHAS
-from core.sensing import BACKEND_ENV, resolve_backend
+from core.sensing import BACKEND_ENV, alpha_sweep_problems, resolve_backend
 
 from .conftest import DEVICES, gemm_anchor_s, median_seconds, read_floor_s, record, synchronize
 
@@ -98,3 +99,26 @@ def test_k2_sweep_step(benchmark, problems, device, backend, monkeypatch):
            has_target=backend == "fused", compute_anchor_s=compute, pass_s=alone, pass_ratio=alone / floor,
            setup_s=setup,
            compute_anchor_ratio=None if compute is None else benchmark.stats.stats.median / ((steps + 1) * compute))
+
+
+#: (d, r, m, steps) of K6's problems: the handout's 10dr sweep, and one of P1's d = 40 threshold runs
+K6_SHAPES = {"10dr": (100, 5, 5000, 10), "d40-m400": (40, 2, 400, 100)}
+#: seeds per K6 batch
+K6_PROBLEMS = 4
+
+
+@pytest.mark.parametrize("shape", K6_SHAPES)
+def test_k6_problems_batched(benchmark, device, shape):
+    """K6: the alpha sweeps of K6_PROBLEMS seeds' problems of one shape as one batch (alpha_sweep_problems,
+    torch bmm) against the same sweeps one after another on the default pass (alpha_sweep: numba on the CPU,
+    Triton on CUDA), both timed in this test. A ratio below 1 means batching pays; it decides whether a study
+    batches sensing seeds (docs/study.md)."""
+    d, r, m, steps = K6_SHAPES[shape]
+    seeds = list(range(K6_PROBLEMS))
+    problems = [make_sensing_problem(d, r, m, seed=s, device=device) for s in seeds]
+    one_by_one_s = median_seconds(lambda: [alpha_sweep(p, PAPER_ALPHAS, steps, seed=s)
+                                           for p, s in zip(problems, seeds)], device, 2, warmup=1)
+    _timed(benchmark, device, lambda: alpha_sweep_problems(problems, PAPER_ALPHAS, steps, seeds), rounds=2)
+    record(benchmark, "K6", sum(p.operator.packed.nbytes for p in problems), one_by_one_s, has_target=False,
+           anchor="the same sweeps one after another (alpha_sweep)", shape=shape, problems=K6_PROBLEMS,
+           steps=steps)

@@ -1,7 +1,10 @@
 """Problem 2: matrix sensing with a packed Gaussian operator, gradient descent on U U^T (one batch for a whole
-alpha sweep), singular values, the predictions derived before a run, the recovery thresholds m_psd and m_nuc,
-the convex (SDP) baseline, PSD-projected GD on X, and the float64 floors of its distances and losses."""
+alpha sweep, or for several problems of one shape), singular values, the predictions derived before a run, the
+recovery thresholds m_psd and m_nuc, the convex (SDP) baseline, PSD-projected GD on X, and the float64 floors of
+its distances and losses."""
 
+from ._batched import alpha_sweep_problems as alpha_sweep_problems
+from ._batched import gradient_descent_problems as gradient_descent_problems
 from ._convex import NuclearNormSolution as NuclearNormSolution
 from ._convex import min_nuclear_norm_interpolant as min_nuclear_norm_interpolant
 from ._descent import AlphaSweepResult as AlphaSweepResult

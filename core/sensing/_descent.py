@@ -268,6 +268,17 @@ def alpha_sweep(problem: SensingProblem, alphas: Sequence[float], steps: int, se
     independent of the problem's. progress goes to gradient_descent.
     """
     alphas = tuple(float(a) for a in alphas)
+    W, inits = sweep_inits(problem, alphas, seed, exact_init_scale)
+    labels = [f"alpha={a:g}" for a in alphas] + [f"exact R=r={problem.rank}"]
+    trace = gradient_descent(problem, inits, steps, eta=eta, top_k=top_k, run_labels=labels, progress=progress)
+    return AlphaSweepResult(alphas, exact_init_scale, W, problem.rank, problem.x_star, trace)
+
+
+def sweep_inits(problem: SensingProblem, alphas: Sequence[float], seed: int,
+                exact_init_scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(W, the sweep's (len(alphas) + 1, d, d) initial iterates): alpha W for each alpha, then the exact run's
+    exact_init_scale W[:, :r] padded with zero columns."""
+    alphas = tuple(float(a) for a in alphas)
     if not alphas or not all(math.isfinite(a) and a > 0 for a in alphas):
         raise ValueError(f"alphas must be a non-empty sequence of positive finite numbers, got {alphas}")
     if not (math.isfinite(exact_init_scale) and exact_init_scale > 0):
@@ -276,7 +287,4 @@ def alpha_sweep(problem: SensingProblem, alphas: Sequence[float], steps: int, se
     generator = seeded_generator(seed, "sensing-init")
     W = torch.randn(d, d, generator=generator, dtype=torch.float64).to(problem.x_star.device, problem.x_star.dtype)
     exact_init = torch.nn.functional.pad(exact_init_scale * W[:, :r], (0, d - r))
-    inits = torch.stack([alpha * W for alpha in alphas] + [exact_init])
-    labels = [f"alpha={a:g}" for a in alphas] + [f"exact R=r={r}"]
-    trace = gradient_descent(problem, inits, steps, eta=eta, top_k=top_k, run_labels=labels, progress=progress)
-    return AlphaSweepResult(alphas, exact_init_scale, W, r, problem.x_star, trace)
+    return W, torch.stack([alpha * W for alpha in alphas] + [exact_init])
