@@ -62,7 +62,7 @@ def report_progress(done: int, total: int, unit: str = "unit") -> None:
     """
     path = os.environ.get(PROGRESS_ENV)
     if path:
-        with open(path, "a") as out:  # one short line per call: a reader sees whole lines or none
+        with open(path, "a") as out:  # one short line per call, newline-terminated when whole
             out.write(f"{int(done)} {int(total)} {unit.split()[0] if unit.split() else 'unit'}\n")
 
 
@@ -70,10 +70,11 @@ def _last_progress(path: str) -> tuple[int, int, str] | None:
     """The last whole `done total unit` line of a progress file, or None."""
     try:
         with open(path) as handle:
-            lines = [line.split() for line in handle.read().splitlines()]
+            text = handle.read()
     except FileNotFoundError:
         return None
-    for fields_ in reversed(lines):
+    # only lines the writer has finished: a line still being appended has no newline yet
+    for fields_ in reversed([line.split() for line in text[:text.rfind("\n") + 1].splitlines()]):
         if len(fields_) == 3 and fields_[0].isdigit() and fields_[1].isdigit():
             return int(fields_[0]), int(fields_[1]), fields_[2]
     return None
@@ -126,12 +127,12 @@ class StudyProgress:
     estimate (printed with "~") until every seed has started.
     """
 
-    def __init__(self, seeds: list[int], emit: Callable[[str], None], start: float | None = None):
+    def __init__(self, seeds: list[int], emit: Callable[[str], None]):
         self.seeds, self.emit = list(seeds), emit
         self.units: dict[int, tuple[int, int, str]] = {}
         self.finished = 0
         self._finished_seeds: set[int] = set()
-        self.start = time.perf_counter() if start is None else start
+        self.start = time.perf_counter()
         self._printed_at = self.start
         self._lock = threading.Lock()
 

@@ -103,6 +103,9 @@ def test_report_progress_is_a_no_op_outside_a_study(monkeypatch, tmp_path):
     monkeypatch.setenv(_study.PROGRESS_ENV, str(tmp_path / "progress"))
     _study.report_progress(1, 2, "experiment")
     assert _study._last_progress(str(tmp_path / "progress")) == (1, 2, "experiment")
+    with open(tmp_path / "progress", "a") as out:
+        out.write("2 2 exp")  # a line still being written is not read
+    assert _study._last_progress(str(tmp_path / "progress")) == (1, 2, "experiment")
 
 
 def test_wilson_interval_matches_its_textbook_values():
