@@ -39,8 +39,13 @@ def collect(out: Path, commit: str) -> dict:
     if len(environments) != 1:
         raise ValueError(f"{out}: the seeds ran in {len(environments)} different environments; study them apart")
     statements = {c["id"]: c["statement"] for r in reports.values() for c in r["claims"]}
+    seconds: dict[str, list[float]] = {}
+    for report in reports.values():  # what each experiment took where the seed computed it (not loaded)
+        for name, info in (report["environment"].get("experiments") or {}).items():
+            if not info.get("loaded", True) and "compute_seconds" in info:
+                seconds.setdefault(name, []).append(info["compute_seconds"])
     return {"commit": commit, "environment": json.loads(environments.pop()), "statements": statements,
-            "summary": summarize(reports)}
+            "summary": summarize(reports), "compute_seconds": seconds}
 
 
 def _seed_ranges(seeds: list[int]) -> str:
@@ -119,6 +124,15 @@ def render(data: dict) -> str:
         failed = sum(not _passes(v, op, threshold) for v in values)
         lines.append(f"| {claim_id} | `{test}` | `{name}` | {op} {_g(threshold)} | {_g(min(values))} | "
                      f"{_g(statistics.median(values))} | {_g(max(values))} | {failed}/{len(values)} |")
+    seconds = data.get("compute_seconds") or {}
+    if seconds:
+        total = sum(statistics.median(v) for v in seconds.values())
+        lines += ["", "## What a seed cost", "",
+                  f"Each experiment's compute time on one thread, over the seeds that computed it, two seeds side by "
+                  f"side on the machine above: the medians add up to {total / 60:.1f} minutes of one core a seed.", "",
+                  "| experiment | median | min | max |", "| --- | --- | --- | --- |"]
+        for name, values in sorted(seconds.items(), key=lambda item: -statistics.median(item[1])):
+            lines.append(f"| {name} | {statistics.median(values):.1f} s | {min(values):.1f} s | {max(values):.1f} s |")
     return "\n".join(lines) + "\n"
 
 

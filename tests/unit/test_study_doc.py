@@ -13,7 +13,9 @@ ENVIRONMENT = {"python": "3.11", "torch": "2.14.1", "device": "cpu", "machine": 
 def _report(seed: int, accuracy: float, g5: float, outcome: str = "passed", torch: str = "2.14.1") -> dict:
     check = {"name": "test_accuracy", "op": ">=", "threshold": 0.97, "measured": accuracy}
     g5_check = {"name": f"seed{111000 + seed}.test_accuracy", "op": ">=", "threshold": 0.97, "measured": g5}
-    return {"environment": {**ENVIRONMENT, "torch": torch, "seed": seed},
+    experiments = {"mlp": {"loaded": False, "compute_seconds": 50.0 + seed % 10},
+                   "nuclear": {"loaded": True, "compute_seconds": 14.0}}  # loaded: what it cost another run
+    return {"environment": {**ENVIRONMENT, "torch": torch, "seed": seed, "experiments": experiments},
             "claims": [{"id": "G1", "nodeid": "claims/t.py::test_g1", "statement": "It learns.", "outcome": outcome,
                         "checks": [check]},
                        {"id": "G5", "nodeid": "claims/t.py::test_g5", "statement": "Again.", "outcome": "passed",
@@ -37,6 +39,7 @@ def test_rates_failures_and_merged_g5_checks_are_rendered(tmp_path):
     # G5's per-seed check names merge into one row over its seeds
     assert "| G5 | `test_g5` | `seed*.test_accuracy` | >= 0.97 | 0.975 | 0.98 | 0.99 | 0/3 |" in page
     assert "| G1 | `test_g1` | `test_accuracy` | >= 0.97 | 0.96 | 0.975 | 0.98 | 1/3 |" in page
+    assert "| mlp | 51.0 s | 50.0 s | 52.0 s |" in page and "| nuclear |" not in page
 
 
 def test_seeds_from_different_environments_are_refused(tmp_path):
