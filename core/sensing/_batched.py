@@ -3,7 +3,6 @@ product, so a device runs many small problems (say, one per seed) as one compute
 
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import torch
@@ -102,8 +101,6 @@ def alpha_sweep_problems(problems: Sequence[SensingProblem], alphas: Sequence[fl
     if len(seeds) != len(problems):
         raise ValueError(f"seeds has {len(seeds)} entries for {len(problems)} problems")
     alphas = tuple(float(a) for a in alphas)
-    if not alphas or not all(math.isfinite(a) and a > 0 for a in alphas):
-        raise ValueError(f"alphas must be a non-empty sequence of positive finite numbers, got {alphas}")
     starts = [sweep_inits(problem, alphas, seed, exact_init_scale) for problem, seed in zip(problems, seeds)]
     traces = gradient_descent_problems(problems, torch.stack([inits for _, inits in starts]), steps, eta=eta,
                                        top_k=top_k, progress=progress)
