@@ -20,6 +20,7 @@ from pathlib import Path
 
 from claims._calibrate import ROOT
 from core._util import atomic_writer
+from pytest_claims import margin
 from pytest_claims._study import summarize
 
 DATA = ROOT / "docs" / "study_rates.json"
@@ -82,6 +83,23 @@ def _merged_checks(checks: dict) -> dict:
     return {k: v for k, v in merged.items() if v}
 
 
+def _misses(summary: dict) -> list[str]:
+    """Table rows: every check that failed on a seed where its claim did not hold."""
+    rows = []
+    for key, check in sorted(summary["checks"].items()):
+        entry = summary["claims"].get(check["claim"], {})
+        for seed in entry.get("not_held_on", []):
+            value = check["values"].get(str(seed))
+            if check["op"] is None or not isinstance(value, (int, float)) or isinstance(value, bool) \
+                    or _passes(value, check["op"], check["threshold"]):
+                continue
+            rows.append((check["claim"], seed, key.split(" ")[1], check["name"], value, check["op"],
+                         check["threshold"]))
+    return [f"| {claim_id} | {seed} | `{test}` | `{name}` | {value:.4g} | {op} {_g(threshold)} | "
+            f"{_g(margin(value, op, threshold))} |"
+            for claim_id, seed, test, name, value, op, threshold in sorted(rows)]
+
+
 def render(data: dict) -> str:
     summary, env = data["summary"], data["environment"]
     seeds = summary["seeds"]
@@ -115,6 +133,14 @@ def render(data: dict) -> str:
                      f"{_seed_ranges(entry['not_held_on']) or '-'} |")
     lines += ["", f"Claims held on fewer than {EXPLAIN_BELOW:.0%} of the seeds: "
               + (", ".join(below) if below else "none") + ".", ""]
+    misses = _misses(summary)
+    if misses:
+        lines += ["## Where a claim did not hold", "",
+                  "Each failing check on each seed where its claim did not hold: the value, its bound, and the margin "
+                  "(above 1 passes, below 1 fails; docs/report.md).", "",
+                  "| claim | seed | test | check | measured | bound | margin |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
+        lines += misses + [""]
     lines += ["## Each check over the seeds", "",
               "The measured value's smallest, median and largest over the seeds, against the check's bound; "
               "*failed on* counts the seeds where the value missed it.", "",

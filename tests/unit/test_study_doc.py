@@ -40,6 +40,8 @@ def test_rates_failures_and_merged_g5_checks_are_rendered(tmp_path):
     assert "| G5 | `test_g5` | `seed*.test_accuracy` | >= 0.97 | 0.975 | 0.98 | 0.99 | 0/3 |" in page
     assert "| G1 | `test_g1` | `test_accuracy` | >= 0.97 | 0.96 | 0.975 | 0.98 | 1/3 |" in page
     assert "| mlp | 51.0 s | 50.0 s | 52.0 s |" in page and "| nuclear |" not in page
+    # the seed where G1 did not hold, with the check that failed and its margin
+    assert "| G1 | 1101 | `test_g1` | `test_accuracy` | 0.96 | >= 0.97 | 0.99 |" in page
 
 
 def test_seeds_from_different_environments_are_refused(tmp_path):
