@@ -1,17 +1,21 @@
 """docs/study_rates.md: how often each claim held over a seed study's held-out seeds, and how each check's value
 was spread over them.
 
-The page is rendered from docs/study_rates.json, which keeps the study's summary (what `python -m core study`
-writes to OUT/study.json) with the claims' statements and the environment the seeds ran in:
+The seeds' claims reports (trimmed to the claims and their environment) are kept in docs/study_seeds.json.gz,
+each with the commit it ran at, so a study can be resumed on another machine; the page is rendered from them:
+their summary (what `python -m core study` writes to OUT/study.json), the claims' statements and the
+environments the seeds ran in:
 
-    python -m claims._study_doc import OUT --commit SHA   # docs/study_rates.json from a study's OUT/ and its commit
-    python -m claims._study_doc                            # write docs/study_rates.md from it
+    python -m claims._study_doc import OUT --commit SHA   # add OUT/seeds/*.json (run at SHA) to the kept seeds
+    python -m claims._study_doc restore OUT               # the kept seeds into OUT/seeds/, for a study to resume
+    python -m claims._study_doc                            # write docs/study_rates.md
     python -m claims._study_doc --check                    # exit 1 when the page is stale
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import re
 import statistics
@@ -23,30 +27,56 @@ from core._util import atomic_writer
 from pytest_claims import margin
 from pytest_claims._study import summarize
 
-DATA = ROOT / "docs" / "study_rates.json"
+SEEDS = ROOT / "docs" / "study_seeds.json.gz"
 DOC = ROOT / "docs" / "study_rates.md"
 #: a claim held on fewer of its seeds than this is restated or explained on the page (issue 25)
 EXPLAIN_BELOW = 0.95
-#: the environment fields every seed must share for the study to be one measurement
+#: the environment fields that tell one run of seeds from another on the page
 SHARED = ("python", "torch", "torchvision", "numpy", "device", "kernel_path", "machine")
+#: what is kept of each claim of a seed's report: what the summary and the page read
+KEPT = ("id", "nodeid", "statement", "outcome", "checks")
 
 
-def collect(out: Path, commit: str) -> dict:
-    """A study's summary from its seed reports (OUT/seeds/*.json), the claims' statements and the environment."""
-    reports = {int(path.stem): json.loads(path.read_text()) for path in sorted((out / "seeds").glob("*.json"))}
-    if not reports:
+def trimmed(report: dict, commit: str) -> dict:
+    """A seed's claims report with what the rates need: its environment (with the commit) and its claims."""
+    return {"environment": {**report["environment"], "commit": commit},
+            "claims": [{key: claim[key] for key in KEPT if key in claim} for claim in report["claims"]]}
+
+
+def load_seeds(path: Path | None = None) -> dict[int, dict]:
+    """The kept seed reports (docs/study_seeds.json.gz unless `path`), by seed."""
+    path = SEEDS if path is None else path
+    if not path.is_file():
+        return {}
+    with gzip.open(path, "rt") as handle:
+        return {int(seed): report for seed, report in json.load(handle).items()}
+
+
+def import_study(out: Path, commit: str, kept: dict[int, dict]) -> dict[int, dict]:
+    """The kept seeds plus OUT/seeds/*.json that are not kept yet (those ran at `commit`)."""
+    added = {int(path.stem): trimmed(json.loads(path.read_text()), commit)
+             for path in sorted((out / "seeds").glob("*.json")) if int(path.stem) not in kept}
+    if not added and not kept:
         raise ValueError(f"{out / 'seeds'}: no seed report")
-    environments = {json.dumps({k: r["environment"].get(k) for k in SHARED}, sort_keys=True) for r in reports.values()}
-    if len(environments) != 1:
-        raise ValueError(f"{out}: the seeds ran in {len(environments)} different environments; study them apart")
+    return {**kept, **added}
+
+
+def collect(reports: dict[int, dict]) -> dict:
+    """The study's summary, the claims' statements, each run of seeds (commit and environment) and the compute
+    seconds of every experiment, from seed reports that carry their commit (`trimmed`)."""
+    runs: dict[str, dict] = {}
+    for seed, report in sorted(reports.items()):
+        env = report["environment"]
+        fields = {"commit": env.get("commit"), "environment": {k: env.get(k) for k in SHARED}}
+        runs.setdefault(json.dumps(fields, sort_keys=True), {**fields, "seeds": []})["seeds"].append(seed)
     statements = {c["id"]: c["statement"] for r in reports.values() for c in r["claims"]}
     seconds: dict[str, list[float]] = {}
     for report in reports.values():  # what each experiment took where the seed computed it (not loaded)
         for name, info in (report["environment"].get("experiments") or {}).items():
             if not info.get("loaded", True) and "compute_seconds" in info:
                 seconds.setdefault(name, []).append(info["compute_seconds"])
-    return {"commit": commit, "environment": json.loads(environments.pop()), "statements": statements,
-            "summary": summarize(reports), "compute_seconds": seconds}
+    return {"runs": list(runs.values()), "statements": statements, "summary": summarize(reports),
+            "compute_seconds": seconds}
 
 
 def _seed_ranges(seeds: list[int]) -> str:
@@ -101,19 +131,23 @@ def _misses(summary: dict) -> list[str]:
 
 
 def render(data: dict) -> str:
-    summary, env = data["summary"], data["environment"]
+    summary = data["summary"]
     seeds = summary["seeds"]
-    machine = env.get("machine") or {}
+    runs = []
+    for run in data["runs"]:
+        env = run["environment"]
+        machine = env.get("machine") or {}
+        runs.append(f"seeds {_seed_ranges(run['seeds'])} at commit `{run['commit']}`: torch {env.get('torch')}, "
+                    f"{machine.get('cpu_model', '?')} ({machine.get('torch_cpu_capability', '?')})")
     lines = [
         "# How often each claim holds: a seed study",
         "",
-        "Generated by `python -m claims._study_doc` from [study_rates.json](study_rates.json); "
+        "Generated by `python -m claims._study_doc` from the seeds' reports kept in `docs/study_seeds.json.gz`; "
         "`tests/unit/test_study_doc.py` fails when this page is stale.",
         "",
         f"Every claim of `pytest claims -m claim --claim-seeds 1`, run by `python -m core study` on "
-        f"**{len(seeds)} held-out seeds** ({_seed_ranges(seeds)}), none of which any threshold was set on, at commit "
-        f"`{data['commit']}`: torch {env.get('torch')}, {machine.get('cpu_model', '?')} "
-        f"({machine.get('torch_cpu_capability', '?')}), one thread per seed. A claim holds on a seed when every "
+        f"**{len(seeds)} held-out seeds** ({_seed_ranges(seeds)}), none of which any threshold was set on, one "
+        f"thread per seed; {'; '.join(runs)}. A claim holds on a seed when every "
         f"instance of it passes there (a DRIFT counts as holding) and a seed where it skips counts as neither; the "
         f"interval is Wilson's, at 95%.",
         "",
@@ -165,18 +199,27 @@ def render(data: dict) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m claims._study_doc", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", nargs="?", choices=("write", "import"), default="write")
-    parser.add_argument("out", nargs="?", type=Path, help="the study's --out directory (import)")
+    parser.add_argument("command", nargs="?", choices=("write", "import", "restore"), default="write")
+    parser.add_argument("out", nargs="?", type=Path, help="the study's --out directory (import, restore)")
     parser.add_argument("--commit", help="the commit the study ran at (import)")
     parser.add_argument("--check", action="store_true", help="exit 1 when docs/study_rates.md is stale")
     args = parser.parse_args(argv)
+    if args.command in ("import", "restore") and args.out is None:
+        parser.error(f"{args.command} needs the study's OUT directory")
+    if args.command == "restore":
+        for seed, report in load_seeds().items():
+            target = args.out / "seeds" / f"{seed}.json"
+            if not target.exists():
+                with atomic_writer(target, "w") as out:
+                    out.write(json.dumps(report, indent=1) + "\n")
+        return 0
     if args.command == "import":
-        if args.out is None or not args.commit:
-            parser.error("import needs the study's OUT directory and --commit SHA")
-        data = collect(args.out, args.commit)
-        with atomic_writer(DATA, "w") as out:
-            out.write(json.dumps(data, indent=1, sort_keys=True) + "\n")
-    page = render(json.loads(DATA.read_text()))
+        if not args.commit:
+            parser.error("import needs --commit SHA: the commit the study's seeds ran at")
+        reports = import_study(args.out, args.commit, load_seeds())
+        with atomic_writer(SEEDS, "wb") as out:  # mtime 0: the same seeds give the same bytes
+            out.write(gzip.compress(json.dumps({str(k): v for k, v in sorted(reports.items())}).encode(), mtime=0))
+    page = render(collect(load_seeds()))
     if args.check:
         if not DOC.is_file() or DOC.read_text() != page:
             print(f"{DOC} is stale: run python -m claims._study_doc", file=sys.stderr)

@@ -1,9 +1,7 @@
-"""docs/study_rates.md (claims._study_doc): rendered from the committed study data, and a seed study's reports
-turned into that data."""
+"""docs/study_rates.md (claims._study_doc): rendered from the committed study data, a seed study's reports turned
+into that data, and the kept seeds restored for a study to resume."""
 
 import json
-
-import pytest
 
 from claims import _study_doc
 
@@ -32,8 +30,8 @@ def _study(tmp_path, reports) -> object:
 def test_rates_failures_and_merged_g5_checks_are_rendered(tmp_path):
     out = _study(tmp_path, {1100: _report(1100, 0.975, 0.98), 1101: _report(1101, 0.96, 0.975, "failed"),
                             1102: _report(1102, 0.98, 0.99)})
-    page = _study_doc.render(_study_doc.collect(out, "abc1234"))
-    assert "**3 held-out seeds** (1100-1102)" in page and "`abc1234`" in page
+    page = _study_doc.render(_study_doc.collect(_study_doc.import_study(out, "abc1234", {})))
+    assert "**3 held-out seeds** (1100-1102)" in page and "seeds 1100-1102 at commit `abc1234`: torch 2.14.1" in page
     assert "| G1 | It learns. | 2/3 | 67% |" in page and "| 1101 |" in page
     assert "Claims held on fewer than 95% of the seeds: G1." in page
     # G5's per-seed check names merge into one row over its seeds
@@ -44,10 +42,20 @@ def test_rates_failures_and_merged_g5_checks_are_rendered(tmp_path):
     assert "| G1 | 1101 | `test_g1` | `test_accuracy` | 0.96 | >= 0.97 | 0.99 |" in page
 
 
-def test_seeds_from_different_environments_are_refused(tmp_path):
-    out = _study(tmp_path, {1100: _report(1100, 0.975, 0.98), 1101: _report(1101, 0.975, 0.98, torch="2.9.1")})
-    with pytest.raises(ValueError, match="2 different environments"):
-        _study_doc.collect(out, "abc1234")
+def test_seeds_kept_from_one_run_are_resumed_and_another_runs_seeds_are_added(tmp_path, monkeypatch):
+    monkeypatch.setattr(_study_doc, "SEEDS", tmp_path / "seeds.json.gz")
+    monkeypatch.setattr(_study_doc, "DOC", tmp_path / "rates.md")
+    first = _study(tmp_path / "a", {1100: _report(1100, 0.975, 0.98), 1101: _report(1101, 0.975, 0.98)})
+    assert _study_doc.main(["import", str(first), "--commit", "aaa"]) == 0
+    resumed = tmp_path / "b" / "out"
+    assert _study_doc.main(["restore", str(resumed)]) == 0  # what a study on another machine starts from
+    assert sorted(p.name for p in (resumed / "seeds").iterdir()) == ["1100.json", "1101.json"]
+    (resumed / "seeds" / "1102.json").write_text(json.dumps(_report(1102, 0.98, 0.99, torch="2.9.1")))
+    assert _study_doc.main(["import", str(resumed), "--commit", "bbb"]) == 0
+    assert _study_doc.main(["--check"]) == 0
+    page = (tmp_path / "rates.md").read_text()
+    assert "**3 held-out seeds** (1100-1102)" in page and "| G1 | It learns. | 3/3 |" in page
+    assert "seeds 1100-1101 at commit `aaa`: torch 2.14.1" in page and "seeds 1102 at commit `bbb`: torch 2.9.1" in page
 
 
 def test_the_committed_page_is_fresh_and_the_check_catches_a_stale_one(tmp_path, monkeypatch, capsys):
