@@ -25,6 +25,7 @@ from pathlib import Path
 from claims._calibrate import ROOT
 from core._util import atomic_writer
 from pytest_claims import margin
+from pytest_claims._claim import OPS
 from pytest_claims._study import summarize
 
 SEEDS = ROOT / "docs" / "study_seeds.json.gz"
@@ -95,11 +96,6 @@ def _g(value) -> str:
     return "-" if value is None else f"{value:.3g}"
 
 
-def _passes(value: float, op: str, threshold: float) -> bool:
-    return {"<": value < threshold, "<=": value <= threshold, ">": value > threshold, ">=": value >= threshold,
-            "==": value == threshold}[op]
-
-
 def _merged_checks(checks: dict) -> dict:
     """Numeric values by (claim, test, check, op, threshold); G5's per-seed names ("seed111001.x") merge into
     "seed*.x", as its seeds differ from base seed to base seed."""
@@ -121,7 +117,7 @@ def _misses(summary: dict) -> list[str]:
         for seed in entry.get("not_held_on", []):
             value = check["values"].get(str(seed))
             if check["op"] is None or not isinstance(value, (int, float)) or isinstance(value, bool) \
-                    or _passes(value, check["op"], check["threshold"]):
+                    or OPS[check["op"]](value, check["threshold"]):
                 continue
             rows.append((check["claim"], seed, key.split(" ")[1], check["name"], value, check["op"],
                          check["threshold"]))
@@ -181,7 +177,7 @@ def render(data: dict) -> str:
               "| claim | test | check | bound | min | median | max | failed on |",
               "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for (claim_id, test, name, op, threshold), values in sorted(_merged_checks(summary["checks"]).items()):
-        failed = sum(not _passes(v, op, threshold) for v in values)
+        failed = sum(not OPS[op](v, threshold) for v in values)
         lines.append(f"| {claim_id} | `{test}` | `{name}` | {op} {_g(threshold)} | {_g(min(values))} | "
                      f"{_g(statistics.median(values))} | {_g(max(values))} | {failed}/{len(values)} |")
     seconds = data.get("compute_seconds") or {}

@@ -57,7 +57,6 @@ def gradient_descent_problems(problems: Sequence[SensingProblem], U0: torch.Tens
     _, runs, d, width = U.shape
     lr = torch.stack([step_size(problem.x_star, start, eta) for problem, start in zip(problems, U)])  # (P, B)
     operator = problems[0].operator
-    rows, cols = operator._rows, operator._cols
     dual_weight = operator._dual_weight.to(U.dtype)
     matrix = packed if packed.dtype == U.dtype else packed.to(U.dtype)
     kept = min(top_k, width)
@@ -72,16 +71,13 @@ def gradient_descent_problems(problems: Sequence[SensingProblem], U0: torch.Tens
             distance[:, :, t] = torch.linalg.matrix_norm(X - x_star[:, None])
             singular_values[:, :, t, :kept] = top_singular_values(U.flatten(0, 1), kept).view(count, runs, kept)
             # A (P, m, K) times the iterates' (P, K, B): a transposed operator in bmm would be copied each step
-            residual = torch.bmm(matrix, X[..., rows, cols].mT).mT - y[:, None, :]  # (P, B, m)
+            residual = torch.bmm(matrix, operator.pack(X).mT).mT - y[:, None, :]  # (P, B, m)
             loss[:, :, t] = residual.square().mean(dim=-1)
             if t == 0:
                 floor = y.square().mean(dim=-1, keepdim=True)  # each problem's own, as gradient_descent's
                 limit = (divergence_factor * torch.maximum(loss[:, :, 0], floor)).flatten().cpu()
             if t < steps:
-                weights = torch.bmm(residual, matrix) * dual_weight  # (P, B, K): A*(r) packed
-                adjoint = weights.new_zeros(count, runs, d, d)
-                adjoint[..., rows, cols] = weights
-                adjoint[..., cols, rows] = weights
+                adjoint = operator.unpack(torch.bmm(residual, matrix) * dual_weight)  # A*(r), (P, B, d, d)
                 U = U - update_scale * (adjoint @ U)
             if t + 1 - checked_until >= check_every or t == steps:
                 _raise_if_diverged(loss[:, :, checked_until:t + 1].flatten(0, 1), checked_until, limit, labels)
