@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import cvxpy as cp
 import numpy as np
 import torch
 
@@ -28,6 +27,9 @@ def min_nuclear_norm_interpolant(problem: SensingProblem, solver: str = "CLARABE
 
     Builds a dense SDP with d(d+1)/2 unknowns, so it is meant for small instances (d around 30).
     """
+    # cvxpy (with scipy.stats) is a second or two to import: only a process that solves an SDP pays it.
+    import cvxpy as cp
+
     if solver not in cp.installed_solvers():
         raise ValueError(f"cvxpy solver {solver!r} is not installed; available: {cp.installed_solvers()}")
     operator = problem.operator
