@@ -27,7 +27,7 @@ def min_nuclear_norm_interpolant(problem: SensingProblem, solver: str = "CLARABE
 
     Builds a dense SDP with d(d+1)/2 unknowns, so it is meant for small instances (d around 30).
     """
-    # cvxpy (with scipy.stats) is a second or two to import: only a process that solves an SDP pays it.
+    # cvxpy (which brings scipy.stats) is the costliest import in core: only a process that solves an SDP pays it.
     import cvxpy as cp
 
     if solver not in cp.installed_solvers():
