@@ -25,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -200,8 +201,11 @@ def summarize(reports: dict[int, dict]) -> dict:
         by_id: dict[str, list[str]] = {}
         for claim in report["claims"]:
             by_id.setdefault(claim["id"], []).append(claim["outcome"])
+            named = Counter(check["name"] for check in claim["checks"])
             for check in claim["checks"]:
                 key = f"{claim['id']} {claim['nodeid'].split('::')[-1]} {check['name']}"
+                if named[check["name"]] > 1:  # a band checked as two bounds: one entry per bound, not one for both
+                    key += f" {check['op']}"
                 entry = checks.setdefault(key, {"claim": claim["id"], "name": check["name"], "op": check["op"],
                                                 "threshold": check["threshold"], "reference": check.get("reference"),
                                                 "values": {}})

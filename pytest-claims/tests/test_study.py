@@ -125,3 +125,17 @@ def test_bad_seeds_name_the_option():
     with pytest.raises(ValueError, match="--seeds 'a-b'"):
         _study.parse_seeds("a-b")
     assert _study.parse_seeds("3,1-2,3") == [1, 2, 3]
+
+
+def test_a_band_checked_as_two_bounds_keeps_each_bound_and_its_failures():
+    def report(value):
+        checks = [{"name": "ratio", "op": ">=", "threshold": 0.8, "measured": value, "passed": value >= 0.8},
+                  {"name": "ratio", "op": "<=", "threshold": 1.25, "measured": value, "passed": value <= 1.25}]
+        return {"claims": [{"id": "B1", "nodeid": "t.py::test_band", "outcome": "passed" if value <= 1.25 else
+                            "failed", "checks": checks}]}
+
+    summary = _study.summarize({0: report(1.0), 1: report(1.3)})
+    assert summary["claims"]["B1"]["not_held_on"] == [1]
+    low, high = summary["checks"]["B1 test_band ratio >="], summary["checks"]["B1 test_band ratio <="]
+    assert (low["threshold"], high["threshold"]) == (0.8, 1.25)
+    assert high["values"] == {"0": 1.0, "1": 1.3}
