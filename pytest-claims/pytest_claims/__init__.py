@@ -43,7 +43,7 @@ from ._report import environment as environment
 from ._results import ExperimentResults as ExperimentResults
 from ._study import report_progress as report_progress
 
-__version__ = "0.3.0"
+__version__ = "0.3.1"
 
 _claim_key = pytest.StashKey[Claim]()
 _call_passed_key = pytest.StashKey[bool]()
