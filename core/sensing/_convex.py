@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 
@@ -9,6 +10,9 @@ import numpy as np
 import torch
 
 from ._problem import SensingProblem
+
+#: experiments computed side by side are threads of one process: one of them imports cvxpy, the others wait
+_IMPORT_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -28,7 +32,8 @@ def min_nuclear_norm_interpolant(problem: SensingProblem, solver: str = "CLARABE
     Builds a dense SDP with d(d+1)/2 unknowns, so it is meant for small instances (d around 30).
     """
     # cvxpy (which brings scipy.stats) is the costliest import in core: only a process that solves an SDP pays it.
-    import cvxpy as cp
+    with _IMPORT_LOCK:
+        import cvxpy as cp
 
     if solver not in cp.installed_solvers():
         raise ValueError(f"cvxpy solver {solver!r} is not installed; available: {cp.installed_solvers()}")
